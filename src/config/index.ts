@@ -1,0 +1,136 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+import type { Route } from '../domain/routing';
+import { routesFileSchema } from './routes';
+
+export interface Config {
+  readonly port: number;
+  readonly host: string;
+  /** No trailing slash: paths are appended to it. */
+  readonly publicBaseUrl: string;
+  readonly logLevel: string;
+  readonly databasePath: string;
+  readonly adminToken: string;
+  readonly routesFile: string;
+  readonly routes: readonly Route[];
+  readonly twilio: {
+    readonly accountSid: string;
+    /** Primary first; a secondary token is accepted too so the token can be rotated without downtime. */
+    readonly authTokens: readonly string[];
+    readonly apiBaseUrl?: string;
+    readonly apiKeySid?: string;
+    readonly apiKeySecret?: string;
+  };
+}
+
+/** Thrown with one line per problem; never carries a secret's value. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+// `FOO=` in a .env file means "not set", not "set to the empty string".
+const optional = <T extends z.ZodType>(schema: T) =>
+  z.preprocess((v) => (v === '' ? undefined : v), schema.optional());
+const required = <T extends z.ZodType<unknown, string>>(schema: T, what: string) =>
+  z.preprocess(
+    (v) => (v === '' ? undefined : v),
+    z.string({ error: (i) => (i.input === undefined ? `is required (${what})` : 'must be a string') }).pipe(schema),
+  );
+
+const baseUrl = z
+  .url({ protocol: /^https?$/, error: 'must be an absolute http(s) URL such as https://calls.example.com' })
+  .refine((v) => {
+    const u = URL.parse(v);
+    return u === null || (!u.search && !u.hash && !u.username && !u.password);
+  }, 'must not carry a query, fragment or credentials')
+  .transform((v) => v.replace(/\/+$/, ''));
+
+const envSchema = z.object({
+  PORT: optional(z.coerce.number().int().min(0).max(65535, 'must be a port number 0-65535')).default(3000),
+  HOST: optional(z.string()).default('0.0.0.0'),
+  PUBLIC_BASE_URL: required(baseUrl, 'the https URL through which Twilio reaches this service'),
+  LOG_LEVEL: optional(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])).default('info'),
+  TWILIO_ACCOUNT_SID: required(z.string().regex(/^AC[0-9a-f]{32}$/, 'must be AC followed by 32 lowercase hex digits'), 'AC followed by 32 hex digits'),
+  TWILIO_AUTH_TOKEN: required(z.string().min(1), 'the account auth token that signs webhooks'),
+  TWILIO_AUTH_TOKEN_SECONDARY: optional(z.string()),
+  TWILIO_API_BASE_URL: optional(baseUrl),
+  TWILIO_API_KEY_SID: optional(z.string().regex(/^SK[0-9a-f]{32}$/, 'must be SK followed by 32 lowercase hex digits')),
+  TWILIO_API_KEY_SECRET: optional(z.string().min(1)),
+  DATABASE_PATH: optional(z.string()).default('./data/siprec-control.sqlite'),
+  ADMIN_TOKEN: required(z.string().min(24, 'must be at least 24 characters'), 'at least 24 characters'),
+  ROUTES_FILE: optional(z.string()).default('./routes.json'),
+});
+
+function formatPath(prefix: string, p: readonly PropertyKey[]): string {
+  return p.reduce<string>((acc, k) => (typeof k === 'number' ? `${acc}[${k}]` : `${acc}.${String(k)}`), prefix);
+}
+
+function loadRoutes(file: string, problems: string[]): Route[] {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'error';
+    problems.push(`ROUTES_FILE: cannot read ${file} (${code}); copy routes.example.json to start`);
+    return [];
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    problems.push(`ROUTES_FILE: ${file} is not valid JSON: ${(err as Error).message}`);
+    return [];
+  }
+  const parsed = routesFileSchema.safeParse(json);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) problems.push(`${formatPath(file, issue.path)}: ${issue.message}`);
+    return [];
+  }
+  return parsed.data.routes;
+}
+
+/** Reads the environment and the routes file once; returns a frozen config or throws ConfigError. */
+export function loadConfig(env: NodeJS.ProcessEnv, cwd: string = process.cwd()): Config {
+  const problems: string[] = [];
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) problems.push(`${issue.path.join('.')}: ${issue.message}`);
+  }
+  const e = parsed.success ? parsed.data : undefined;
+  if (Boolean(env.TWILIO_API_KEY_SID) !== Boolean(env.TWILIO_API_KEY_SECRET)) {
+    problems.push('TWILIO_API_KEY_SID and TWILIO_API_KEY_SECRET: set both or neither');
+  }
+  const routesFile = path.resolve(cwd, e?.ROUTES_FILE ?? (env.ROUTES_FILE || './routes.json'));
+  const routes = loadRoutes(routesFile, problems);
+  if (problems.length > 0 || !e) throw new ConfigError(problems);
+
+  return deepFreeze({
+    port: e.PORT,
+    host: e.HOST,
+    publicBaseUrl: e.PUBLIC_BASE_URL,
+    logLevel: e.LOG_LEVEL,
+    databasePath: path.resolve(cwd, e.DATABASE_PATH),
+    adminToken: e.ADMIN_TOKEN,
+    routesFile,
+    routes,
+    twilio: {
+      accountSid: e.TWILIO_ACCOUNT_SID,
+      authTokens: e.TWILIO_AUTH_TOKEN_SECONDARY ? [e.TWILIO_AUTH_TOKEN, e.TWILIO_AUTH_TOKEN_SECONDARY] : [e.TWILIO_AUTH_TOKEN],
+      apiBaseUrl: e.TWILIO_API_BASE_URL,
+      apiKeySid: e.TWILIO_API_KEY_SID,
+      apiKeySecret: e.TWILIO_API_KEY_SECRET,
+    },
+  });
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}

@@ -1,0 +1,97 @@
+/**
+ * Route choice and parameter templates: pure functions over plain data, no I/O.
+ */
+
+export const TRACKS = ['inbound_track', 'outbound_track', 'both_tracks'] as const;
+export type Track = (typeof TRACKS)[number];
+
+/** Fields of Twilio's voice request that a `<Parameter>` value may quote as `{Name}`. */
+export const PLACEHOLDERS = [
+  'From',
+  'To',
+  'CallSid',
+  'AccountSid',
+  'Direction',
+  'CallerName',
+  'ForwardedFrom',
+] as const;
+export type Placeholder = (typeof PLACEHOLDERS)[number];
+export type CallFields = Partial<Record<Placeholder, string>>;
+
+/** Twilio refuses a `<Parameter>` whose name and value together reach 500 characters. */
+export const MAX_PARAMETER_LENGTH = 499;
+
+export interface SiprecTarget {
+  connectorName: string;
+  name: string;
+  track: Track;
+  statusCallbackMethod: 'POST' | 'GET';
+  parameters: Record<string, string>;
+}
+
+export type Continuation = { dial: string } | { redirect: string } | { enqueue: string };
+
+export interface Route {
+  /** Absent on the single default route, which is always last. */
+  to?: string[];
+  siprec: SiprecTarget[];
+  then: Continuation;
+}
+
+const PLACEHOLDER_PATTERN = /\{([^{}]*)\}/g;
+
+/** Names inside `{…}` in a template that are not known placeholders. */
+export function unknownPlaceholders(template: string): string[] {
+  const known = new Set<string>(PLACEHOLDERS);
+  return [...template.matchAll(PLACEHOLDER_PATTERN)]
+    .map((m) => m[1] ?? '')
+    .filter((name) => !known.has(name));
+}
+
+export function renderTemplate(template: string, call: CallFields): string {
+  return template.replace(PLACEHOLDER_PATTERN, (whole, name: string) =>
+    (PLACEHOLDERS as readonly string[]).includes(name) ? (call[name as Placeholder] ?? '') : whole,
+  );
+}
+
+/**
+ * Fills every parameter's placeholders. A rendered value is cut so that name plus value stay
+ * under Twilio's limit: a long caller name must not make Twilio reject the whole `<Siprec>`.
+ */
+export function renderParameters(
+  parameters: Record<string, string>,
+  call: CallFields,
+): Array<{ name: string; value: string }> {
+  return Object.entries(parameters).map(([name, template]) => {
+    const value = renderTemplate(template, call);
+    return { name, value: value.slice(0, Math.max(0, MAX_PARAMETER_LENGTH - name.length)) };
+  });
+}
+
+/** First route whose `to` list holds the called number; else the default route. */
+export function pickRoute(routes: readonly Route[], to: string | undefined): Route {
+  const match = to === undefined ? undefined : routes.find((r) => r.to?.includes(to));
+  const chosen = match ?? routes.find((r) => r.to === undefined);
+  // The routes schema guarantees a default route; reaching here means the config bypassed it.
+  if (!chosen) throw new Error('routes have no default route');
+  return chosen;
+}
+
+export interface PlannedSiprec {
+  name: string;
+  connectorName: string;
+  track: Track;
+  statusCallbackMethod: 'POST' | 'GET';
+  parameters: Array<{ name: string; value: string }>;
+}
+
+/** The `<Siprec>` elements for this call, with their parameters filled in. */
+export function planSiprec(route: Route, call: CallFields): PlannedSiprec[] {
+  return route.siprec.map((t) => ({
+    name: t.name,
+    connectorName: t.connectorName,
+    track: t.track,
+    statusCallbackMethod: t.statusCallbackMethod,
+    parameters: renderParameters(t.parameters, call),
+  }));
+}

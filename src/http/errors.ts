@@ -1,0 +1,67 @@
+import type { ErrorRequestHandler, RequestHandler } from 'express';
+import type { Logger } from 'pino';
+
+export interface ErrorBody {
+  error: string;
+  details?: unknown[];
+}
+
+/** An error whose message is safe to show the client. */
+export class HttpError extends Error {
+  readonly details?: unknown[];
+  readonly headers?: Record<string, string>;
+  constructor(
+    readonly status: number,
+    message: string,
+    options: { cause?: unknown; details?: unknown[]; headers?: Record<string, string> } = {},
+  ) {
+    super(message, { cause: options.cause });
+    this.name = 'HttpError';
+    this.details = options.details;
+    this.headers = options.headers;
+  }
+}
+
+export const notFound: RequestHandler = function notFound(req, _res, next) {
+  next(new HttpError(404, `no route for ${req.method} ${req.path}`));
+};
+
+/** Express's own parsers throw errors with `status` and `type` (e.g. entity.too.large). */
+function parserStatus(err: unknown): number | undefined {
+  const e = err as { status?: unknown; type?: unknown };
+  return typeof e?.status === 'number' && typeof e.type === 'string' && e.status >= 400 && e.status < 500 ? e.status : undefined;
+}
+
+const PARSER_MESSAGES: Record<string, string> = {
+  'entity.too.large': 'request body is too large',
+  'parameters.too.many': 'request has too many parameters',
+  'encoding.unsupported': 'request body charset is not supported',
+  'charset.unsupported': 'request body charset is not supported',
+  'entity.parse.failed': 'request body is malformed',
+  'request.aborted': 'request was aborted',
+  'entity.verify.failed': 'request body could not be verified',
+};
+
+/** One JSON error shape; 4xx bodies say what was wrong, 5xx bodies are generic and the cause is logged. */
+export function errorHandler(logger: Logger): ErrorRequestHandler {
+  return function handleError(err, req, res, _next) {
+    const log = (req as { log?: Logger }).log ?? logger;
+    let status = 500;
+    let body: ErrorBody = { error: 'internal error' };
+    if (err instanceof HttpError) {
+      status = err.status;
+      body = err.details ? { error: err.message, details: err.details } : { error: err.message };
+      for (const [k, v] of Object.entries(err.headers ?? {})) res.setHeader(k, v);
+    } else {
+      const parsed = parserStatus(err);
+      if (parsed !== undefined) {
+        status = parsed === 400 && (err as { type?: string }).type === 'parameters.too.many' ? 413 : parsed;
+        body = { error: PARSER_MESSAGES[(err as { type: string }).type] ?? 'request could not be read' };
+      }
+    }
+    if (status >= 500) log.error({ err, method: req.method, path: req.path }, 'request failed');
+    else log.info({ status, method: req.method, path: req.path, reason: body.error }, 'request refused');
+    if (res.headersSent) return void res.end();
+    res.status(status).json(body);
+  };
+}

@@ -1,0 +1,53 @@
+import type { Server } from 'node:http';
+import pino, { type Logger } from 'pino';
+import { createApp } from './app';
+import type { Config } from './config';
+import { createMetrics } from './metrics';
+import { createSqliteStore } from './store/sqlite';
+import { openDatabase } from './store/sqlite/open';
+
+export interface RunningServer {
+  server: Server;
+  url: string;
+  /** Stops accepting, lets in-flight requests finish, then closes the database. */
+  close(): Promise<void>;
+}
+
+export function createLogger(level: string): Logger {
+  return pino({ level, redact: { paths: ['*.authorization', '*["x-twilio-signature"]', '*.authToken', '*.adminToken'], censor: '[redacted]' } });
+}
+
+export async function startServer(config: Config, logger: Logger = createLogger(config.logLevel)): Promise<RunningServer> {
+  const db = openDatabase(config.databasePath);
+  const store = createSqliteStore(db);
+  const app = createApp({ config, store, logger, metrics: createMetrics() });
+  const server = app.listen(config.port, config.host);
+  await new Promise<void>((resolve, reject) => {
+    server.once('listening', resolve);
+    server.once('error', reject);
+  }).catch(async (err) => {
+    await store.close();
+    throw err;
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
+  logger.info({ url, database: config.databasePath, routes: config.routes.length }, 'siprec-control listening');
+
+  let closing: Promise<void> | undefined;
+  return {
+    server,
+    url,
+    close: () =>
+      (closing ??= new Promise<void>((resolve) => {
+        // Idle keep-alive sockets would hold close() open; a busy one becomes idle once its
+        // response is sent, so keep closing idle ones until the last request has finished.
+        const sweep = setInterval(() => server.closeIdleConnections(), 50);
+        server.close(() => {
+          clearInterval(sweep);
+          resolve();
+        });
+        server.closeIdleConnections();
+      }).then(() => store.close())),
+  };
+}

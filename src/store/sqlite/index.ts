@@ -1,0 +1,235 @@
+import type Database from 'better-sqlite3';
+import { deriveSession } from '../../domain/sessions';
+import {
+  InvalidCursorError,
+  SESSION_STATES,
+  StoreUnavailableError,
+  type IncomingEvent,
+  type NewCall,
+  type NewSession,
+  type SessionQuery,
+  type SessionState,
+  type Store,
+} from '../store';
+import {
+  decodeCursor,
+  encodeCursor,
+  iso,
+  toCallView,
+  toEventView,
+  toSessionListItem,
+  toSessionView,
+  type CallRow,
+  type EventRow,
+  type SessionRow,
+} from './rows';
+
+const OPEN_STATES = "('requested', 'active')";
+
+/** Any failure to read or commit means the ledger cannot promise anything: callers answer 503. */
+function guard<A extends unknown[], R>(what: string, fn: (...args: A) => R): (...args: A) => Promise<R> {
+  return async (...args: A) => {
+    try {
+      return fn(...args);
+    } catch (err) {
+      if (err instanceof InvalidCursorError) throw err;
+      throw new StoreUnavailableError(`${what} failed: ${(err as Error).message}`, { cause: err });
+    }
+  };
+}
+
+export function createSqliteStore(db: Database.Database): Store {
+  const insertCall = db.prepare(`INSERT INTO calls (call_sid, account_sid, from_number, to_number, direction, created_at)
+    VALUES (@callSid, @accountSid, @from, @to, @direction, @receivedAt)
+    ON CONFLICT (call_sid) DO UPDATE SET
+      from_number = coalesce(calls.from_number, excluded.from_number),
+      to_number = coalesce(calls.to_number, excluded.to_number),
+      direction = coalesce(calls.direction, excluded.direction)`);
+  const insertSession = db.prepare(`INSERT INTO siprec_sessions
+      (call_sid, name, siprec_sid, connector_name, track, parameters, state, requested_at, created_at, updated_at)
+    VALUES (@callSid, @name, @siprecSid, @connectorName, @track, @parameters, 'requested', @at, @at, @at)
+    ON CONFLICT (call_sid, name) DO UPDATE SET
+      siprec_sid = coalesce(siprec_sessions.siprec_sid, excluded.siprec_sid),
+      connector_name = coalesce(siprec_sessions.connector_name, excluded.connector_name),
+      track = coalesce(siprec_sessions.track, excluded.track),
+      parameters = coalesce(siprec_sessions.parameters, excluded.parameters),
+      requested_at = coalesce(siprec_sessions.requested_at, excluded.requested_at)`);
+  const sessionByName = db.prepare('SELECT * FROM siprec_sessions WHERE call_sid = ? AND name = ?');
+  const sessionBySid = db.prepare('SELECT * FROM siprec_sessions WHERE siprec_sid = ?');
+  const createBareSession = db.prepare(`INSERT INTO siprec_sessions (call_sid, name, siprec_sid, state, created_at, updated_at)
+    VALUES (?, ?, ?, 'requested', ?, ?)`);
+  const setSid = db.prepare('UPDATE siprec_sessions SET siprec_sid = ? WHERE id = ? AND siprec_sid IS NULL');
+  const insertEvent = db.prepare(`INSERT INTO siprec_events
+      (session_id, siprec_sid, event, timestamp_raw, occurred_at, received_at, error_code, error_message, payload)
+    VALUES (@sessionId, @siprecSid, @event, @timestampRaw, @occurredAt, @receivedAt, @errorCode, @errorMessage, @payload)
+    ON CONFLICT (siprec_sid, event, timestamp_raw) DO NOTHING`);
+  const eventsOfSession = db.prepare('SELECT * FROM siprec_events WHERE session_id = ? ORDER BY id');
+  const updateDerived = db.prepare(`UPDATE siprec_sessions SET state = @state, started_at = @startedAt,
+    stopped_at = @stoppedAt, error_code = @errorCode, error_message = @errorMessage, updated_at = @at WHERE id = @id`);
+  const callBySid = db.prepare('SELECT * FROM calls WHERE call_sid = ?');
+  const sessionsOfCall = db.prepare('SELECT * FROM siprec_sessions WHERE call_sid = ? ORDER BY id');
+  const openOfCall = db.prepare(
+    `SELECT * FROM siprec_sessions WHERE call_sid = ? AND state IN ${OPEN_STATES} AND stop_requested_at IS NULL ORDER BY id`,
+  );
+  const setStopRequested = db.prepare(
+    'UPDATE siprec_sessions SET stop_requested_at = coalesce(stop_requested_at, @at), updated_at = @at WHERE call_sid = @callSid AND name = @name',
+  );
+
+  const ensureCall = (call: NewCall) => insertCall.run(call);
+
+  const recordRequested = db.transaction((call: NewCall, sessions: NewSession[]) => {
+    ensureCall(call);
+    for (const s of sessions) {
+      insertSession.run({
+        callSid: call.callSid,
+        name: s.name,
+        siprecSid: s.siprecSid ?? null,
+        connectorName: s.connectorName,
+        track: s.track,
+        parameters: JSON.stringify(s.parameters),
+        at: call.receivedAt,
+      });
+    }
+  });
+
+  const findOrCreateSession = (e: IncomingEvent): SessionRow => {
+    const byName = sessionByName.get(e.callSid, e.siprecName) as SessionRow | undefined;
+    if (byName) {
+      setSid.run(e.siprecSid, byName.id);
+      return byName;
+    }
+    const bySid = sessionBySid.get(e.siprecSid) as SessionRow | undefined;
+    if (bySid) return bySid;
+    // Started by other tooling (or our voice write failed): record it all the same.
+    ensureCall({ callSid: e.callSid, accountSid: e.accountSid, from: null, to: null, direction: null, receivedAt: e.receivedAt });
+    createBareSession.run(e.callSid, e.siprecName, e.siprecSid, e.receivedAt, e.receivedAt);
+    return sessionBySid.get(e.siprecSid) as SessionRow;
+  };
+
+  const applyEvent = db.transaction((e: IncomingEvent) => {
+    const session = findOrCreateSession(e);
+    const inserted = insertEvent.run({
+      sessionId: session.id,
+      siprecSid: e.siprecSid,
+      event: e.event,
+      timestampRaw: e.timestampRaw,
+      occurredAt: e.occurredAt,
+      receivedAt: e.receivedAt,
+      errorCode: e.errorCode,
+      errorMessage: e.errorMessage,
+      payload: JSON.stringify(e.payload),
+    });
+    if (inserted.changes === 0) return 'duplicate' as const;
+    const facts = (eventsOfSession.all(session.id) as EventRow[]).map((r) => ({
+      event: r.event,
+      timestampRaw: r.timestamp_raw,
+      occurredAt: r.occurred_at,
+      receivedAt: r.received_at,
+      errorCode: r.error_code,
+      errorMessage: r.error_message,
+    }));
+    updateDerived.run({ ...deriveSession(facts), id: session.id, at: e.receivedAt });
+    return 'stored' as const;
+  });
+
+  const markStopRequested = db.transaction((call: NewCall, names: string[], at: number) => {
+    ensureCall(call);
+    return names.map((name) => {
+      if (!sessionByName.get(call.callSid, name)) createBareSession.run(call.callSid, name, null, at, at);
+      setStopRequested.run({ at, callSid: call.callSid, name });
+      return toSessionView(sessionByName.get(call.callSid, name) as SessionRow);
+    });
+  });
+
+  const recordStarted = db.transaction((call: NewCall, session: NewSession, at: number) => {
+    recordRequested(call, [session]);
+    return toSessionView(sessionByName.get(call.callSid, session.name) as SessionRow);
+  });
+
+  return {
+    recordRequested: guard('recording the call', (call, sessions) => {
+      recordRequested.immediate(call, sessions);
+    }),
+    applyEvent: guard('storing the status callback', (e) => applyEvent.immediate(e)),
+    recordStarted: guard('recording the started session', (call, session, at) => recordStarted.immediate(call, session, at)),
+    markStopRequested: guard('recording the stop request', (call, names, at) => markStopRequested.immediate(call, names, at)),
+
+    getCall: guard('reading the call', (callSid: string) => {
+      const call = callBySid.get(callSid) as CallRow | undefined;
+      if (!call) return null;
+      const sessions = (sessionsOfCall.all(callSid) as SessionRow[]).map((s) => ({
+        ...toSessionView(s),
+        events: (eventsOfSession.all(s.id) as EventRow[]).map(toEventView),
+      }));
+      return { call: toCallView(call), sessions };
+    }),
+
+    openSessions: guard('reading open sessions', (callSid: string) =>
+      (openOfCall.all(callSid) as SessionRow[]).map(toSessionView),
+    ),
+
+    listSessions: guard('listing sessions', (q: SessionQuery) => {
+      const where: string[] = [];
+      const params: Record<string, unknown> = { limit: q.limit + 1 };
+      if (q.state) (where.push('s.state = @state'), (params.state = q.state));
+      if (q.callSid) (where.push('s.call_sid = @callSid'), (params.callSid = q.callSid));
+      if (q.connectorName) (where.push('s.connector_name = @connectorName'), (params.connectorName = q.connectorName));
+      if (q.cursor !== undefined) {
+        const c = decodeCursor(q.cursor);
+        if (!c) throw new InvalidCursorError();
+        where.push('(s.created_at, s.id) < (@cursorAt, @cursorId)');
+        params.cursorAt = c.createdAt;
+        params.cursorId = c.id;
+      }
+      const rows = db
+        .prepare(
+          `SELECT s.*, c.from_number, c.to_number FROM siprec_sessions s JOIN calls c ON c.call_sid = s.call_sid
+           ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY s.created_at DESC, s.id DESC LIMIT @limit`,
+        )
+        .all(params) as Array<SessionRow & { from_number: string | null; to_number: string | null }>;
+      const page = rows.slice(0, q.limit);
+      const last = page.at(-1);
+      return { sessions: page.map(toSessionListItem), nextCursor: rows.length > q.limit && last ? encodeCursor(last) : null };
+    }),
+
+    getStats: guard('computing stats', (now: number) => {
+      const sessionsByState = Object.fromEntries(SESSION_STATES.map((s) => [s, 0])) as Record<SessionState, number>;
+      for (const r of db.prepare('SELECT state, count(*) AS n FROM siprec_sessions GROUP BY state').all() as Array<{ state: SessionState; n: number }>) {
+        sessionsByState[r.state] = r.n;
+      }
+      const count = (sql: string, ...args: unknown[]) => (db.prepare(sql).get(...args) as { n: number }).n;
+      const hourAgo = now - 3_600_000;
+      const latest = db
+        .prepare(
+          `SELECT s.call_sid, s.name, s.connector_name, e.error_code, e.error_message, e.received_at
+           FROM siprec_events e JOIN siprec_sessions s ON s.id = e.session_id
+           WHERE e.event = 'siprec-error' ORDER BY e.received_at DESC LIMIT 5`,
+        )
+        .all() as Array<{ call_sid: string; name: string; connector_name: string | null; error_code: string | null; error_message: string | null; received_at: number }>;
+      return {
+        sessionsByState,
+        eventsLastHour: count('SELECT count(*) AS n FROM siprec_events WHERE received_at >= ?', hourAgo),
+        eventsLastDay: count('SELECT count(*) AS n FROM siprec_events WHERE received_at >= ?', now - 86_400_000),
+        startedLastHour: count(`SELECT count(*) AS n FROM siprec_events WHERE event = 'siprec-started' AND received_at >= ?`, hourAgo),
+        failedLastHour: count(`SELECT count(*) AS n FROM siprec_events WHERE event = 'siprec-error' AND received_at >= ?`, hourAgo),
+        latestErrors: latest.map((r) => ({
+          callSid: r.call_sid,
+          name: r.name,
+          connectorName: r.connector_name,
+          errorCode: r.error_code,
+          errorMessage: r.error_message,
+          at: iso(r.received_at) as string,
+        })),
+      };
+    }),
+
+    // Takes and releases the write lock: a read-only or unreachable file fails here, not on a callback.
+    ping: guard('pinging the database', () => {
+      db.exec('BEGIN IMMEDIATE');
+      db.exec('ROLLBACK');
+    }),
+    close: async () => {
+      if (db.open) db.close();
+    },
+  };
+}

@@ -1,0 +1,73 @@
+import Database from 'better-sqlite3';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+
+export const MIGRATIONS_DIR = path.join(__dirname, '..', '..', '..', 'migrations');
+
+export interface OpenOptions {
+  /** FULL (default): a commit survives power loss. NORMAL: WAL commits since the last checkpoint may be lost. */
+  synchronous?: 'FULL' | 'NORMAL';
+  busyTimeoutMs?: number;
+  migrationsDir?: string;
+}
+
+/** Opens the database file (creating its folder), sets its pragmas and applies pending migrations. */
+export function openDatabase(file: string, options: OpenOptions = {}): Database.Database {
+  if (file !== ':memory:') mkdirSync(path.dirname(file), { recursive: true });
+  const db = new Database(file);
+  try {
+    db.pragma('journal_mode = WAL');
+    db.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`);
+    // Two processes share the file during a rolling restart: wait for the other's write to end.
+    db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
+    db.pragma('foreign_keys = ON');
+    migrate(db, options.migrationsDir ?? MIGRATIONS_DIR);
+    return db;
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+}
+
+interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export function readMigrations(dir: string): Migration[] {
+  return readdirSync(dir)
+    .flatMap((file) => {
+      const m = /^(\d+)_[\w-]+\.sql$/.exec(file);
+      return m ? [{ version: Number(m[1]), name: file, sql: readFileSync(path.join(dir, file), 'utf8') }] : [];
+    })
+    .sort((a, b) => a.version - b.version);
+}
+
+export class SchemaTooNewError extends Error {
+  constructor(dbVersion: number, codeVersion: number) {
+    super(
+      `the database is at schema version ${dbVersion}, newer than this siprec-control knows (${codeVersion}); ` +
+        'run the newer release, or restore a backup taken before the upgrade',
+    );
+    this.name = 'SchemaTooNewError';
+  }
+}
+
+export function migrate(db: Database.Database, dir: string): void {
+  db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+    version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL) STRICT`);
+  const migrations = readMigrations(dir);
+  const latest = migrations.at(-1)?.version ?? 0;
+  const current = (db.prepare('SELECT max(version) AS v FROM schema_migrations').get() as { v: number | null }).v ?? 0;
+  if (current > latest) throw new SchemaTooNewError(current, latest);
+  const record = db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)');
+  for (const m of migrations) {
+    if (m.version <= current) continue;
+    // exec() alone would leave a half-applied file behind on error; the transaction rolls it back.
+    db.transaction(() => {
+      db.exec(m.sql);
+      record.run(m.version, m.name, Date.now());
+    }).immediate();
+  }
+}

@@ -1,0 +1,137 @@
+/**
+ * The ledger's interface. Async so that a PostgreSQL implementation can satisfy it later without
+ * changing any route. Returned objects are plain data in API shape: times as ISO 8601 strings,
+ * absent values as null.
+ */
+
+export type SessionState = 'requested' | 'active' | 'failed' | 'stopped';
+export const SESSION_STATES: readonly SessionState[] = ['requested', 'active', 'failed', 'stopped'];
+
+export interface NewCall {
+  callSid: string;
+  accountSid: string;
+  from: string | null;
+  to: string | null;
+  direction: string | null;
+  receivedAt: number;
+}
+
+export interface NewSession {
+  name: string;
+  connectorName: string | null;
+  track: string | null;
+  parameters: Array<{ name: string; value: string }>;
+  siprecSid?: string | null;
+}
+
+/** A status callback as validated at the edge. */
+export interface IncomingEvent {
+  accountSid: string;
+  callSid: string;
+  siprecSid: string;
+  siprecName: string;
+  event: string;
+  timestampRaw: string;
+  occurredAt: number | null;
+  receivedAt: number;
+  errorCode: string | null;
+  errorMessage: string | null;
+  payload: Record<string, unknown>;
+}
+
+export interface CallView {
+  callSid: string;
+  accountSid: string;
+  from: string | null;
+  to: string | null;
+  direction: string | null;
+  createdAt: string;
+}
+
+export interface EventView {
+  event: string;
+  timestamp: string;
+  receivedAt: string;
+  errorCode: string | null;
+  errorMessage: string | null;
+  payload: Record<string, unknown>;
+}
+
+export interface SessionView {
+  callSid: string;
+  name: string;
+  siprecSid: string | null;
+  connectorName: string | null;
+  track: string | null;
+  state: SessionState;
+  requestedAt: string | null;
+  startedAt: string | null;
+  stoppedAt: string | null;
+  stopRequestedAt: string | null;
+  errorCode: string | null;
+  errorMessage: string | null;
+}
+
+export interface SessionListItem extends SessionView {
+  from: string | null;
+  to: string | null;
+}
+
+export interface CallDetail {
+  call: CallView;
+  sessions: Array<SessionView & { events: EventView[] }>;
+}
+
+export interface SessionQuery {
+  state?: SessionState;
+  callSid?: string;
+  connectorName?: string;
+  limit: number;
+  cursor?: string;
+}
+
+export interface Stats {
+  sessionsByState: Record<SessionState, number>;
+  eventsLastHour: number;
+  eventsLastDay: number;
+  startedLastHour: number;
+  failedLastHour: number;
+  latestErrors: Array<{ callSid: string; name: string; connectorName: string | null; errorCode: string | null; errorMessage: string | null; at: string }>;
+}
+
+export type ApplyResult = 'stored' | 'duplicate';
+
+export interface Store {
+  /** The call and one `requested` session per `<Siprec>`, in one transaction; a repeat changes nothing. */
+  recordRequested(call: NewCall, sessions: NewSession[]): Promise<void>;
+  /** Stores a status callback once and re-derives its session from the set of its events. */
+  applyEvent(event: IncomingEvent): Promise<ApplyResult>;
+  getCall(callSid: string): Promise<CallDetail | null>;
+  listSessions(query: SessionQuery): Promise<{ sessions: SessionListItem[]; nextCursor: string | null }>;
+  getStats(now: number): Promise<Stats>;
+  /** Sessions of the call that are requested or active and not asked to stop. */
+  openSessions(callSid: string): Promise<SessionView[]>;
+  /** A session started through the REST API, with the SID Twilio returned. */
+  recordStarted(call: NewCall, session: NewSession, at: number): Promise<SessionView>;
+  /** Sets stopRequestedAt on the named sessions (created if unknown); returns them. */
+  markStopRequested(call: NewCall, names: string[], at: number): Promise<SessionView[]>;
+  /** Throws when the database cannot answer. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** The store could not commit; the caller must not acknowledge. */
+export class StoreUnavailableError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StoreUnavailableError';
+  }
+}
+
+/** The pagination cursor was not one this store issued. */
+export class InvalidCursorError extends Error {
+  constructor() {
+    super('cursor is not valid: pass the nextCursor of a previous page');
+    this.name = 'InvalidCursorError';
+  }
+}

@@ -1,0 +1,61 @@
+import type { Express } from 'express';
+import pino from 'pino';
+import request from 'supertest';
+import { createApp } from '../../src/app';
+import { loadConfig, type Config } from '../../src/config';
+import { createMetrics, type Metrics } from '../../src/metrics';
+import { createSqliteStore } from '../../src/store/sqlite';
+import { openDatabase, type OpenOptions } from '../../src/store/sqlite/open';
+import type { Store } from '../../src/store/store';
+import { DEFAULT_TEST_ROUTES, TEST_PUBLIC_BASE_URL, tempDir, testEnv, type TempDir } from './env';
+import { sign } from './twilio-requests';
+import type Database from 'better-sqlite3';
+
+export interface TestApp {
+  app: Express;
+  config: Config;
+  store: Store;
+  db: Database.Database;
+  metrics: Metrics;
+  dir: TempDir;
+  /** POSTs a form to `path`, signed as Twilio would sign it for PUBLIC_BASE_URL + path. */
+  postTwilio(path: string, form: Record<string, string>, token?: string): request.Test;
+  /** GETs `path` (with its query) signed as Twilio would. */
+  getTwilio(path: string, token?: string): request.Test;
+  close(): Promise<void>;
+}
+
+export interface TestAppOptions {
+  routes?: unknown;
+  env?: Record<string, string>;
+  db?: OpenOptions;
+  clock?: () => number;
+}
+
+/** The real app over a fresh SQLite file with the real migrations. */
+export function createTestApp(options: TestAppOptions = {}): TestApp {
+  const dir = tempDir();
+  const config = loadConfig(testEnv(dir, options.routes ?? DEFAULT_TEST_ROUTES, options.env));
+  const db = openDatabase(config.databasePath, options.db);
+  const store = createSqliteStore(db);
+  const metrics = createMetrics();
+  const app = createApp({ config, store, metrics, logger: pino({ level: 'silent' }), clock: options.clock });
+  const base = config.publicBaseUrl;
+  return {
+    app,
+    config,
+    store,
+    db,
+    metrics,
+    dir,
+    postTwilio: (path, form, token) =>
+      request(app).post(path).type('form').set('X-Twilio-Signature', sign(base + path, form, token)).send(form),
+    getTwilio: (path, token) => request(app).get(path).set('X-Twilio-Signature', sign(base + path, {}, token)),
+    close: async () => {
+      await store.close();
+      dir.remove();
+    },
+  };
+}
+
+export { TEST_PUBLIC_BASE_URL };

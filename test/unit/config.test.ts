@@ -1,0 +1,141 @@
+import { ConfigError, loadConfig } from '../../src/config';
+import { TEST_ADMIN_TOKEN, TEST_AUTH_TOKEN, tempDir, testEnv, type TempDir } from '../helpers/env';
+
+function problemsOf(env: Record<string, string | undefined>): string[] {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+const siprec = [{ connectorName: 'C1' }];
+const then = { enqueue: 'q' };
+
+describe('loadConfig', () => {
+  let dir: TempDir;
+  beforeEach(() => (dir = tempDir()));
+  afterEach(() => dir.remove());
+
+  describe('with a complete environment', () => {
+    it('returns a frozen config with defaults filled in', () => {
+      const env = testEnv(dir);
+      delete (env as Record<string, string | undefined>).DATABASE_PATH;
+      const config = loadConfig(env, dir.dir);
+      expect(config.port).toBe(3000);
+      expect(config.host).toBe('0.0.0.0');
+      expect(config.publicBaseUrl).toBe('https://calls.example.com/siprec');
+      expect(config.databasePath).toBe(dir.file('data/siprec-control.sqlite'));
+      expect(config.routes[1]!.siprec[0]).toEqual({
+        connectorName: 'Gridspace_1',
+        name: 'Gridspace_1',
+        track: 'inbound_track',
+        statusCallbackMethod: 'POST',
+        parameters: {},
+      });
+      expect(Object.isFrozen(config)).toBe(true);
+      expect(Object.isFrozen(config.routes[0]!.siprec)).toBe(true);
+      expect(() => ((config as { port: number }).port = 1)).toThrow(TypeError);
+    });
+
+    it('drops a trailing slash from PUBLIC_BASE_URL and treats empty optionals as unset', () => {
+      const config = loadConfig(testEnv(dir, undefined, { PUBLIC_BASE_URL: 'https://x.example.com/', TWILIO_AUTH_TOKEN_SECONDARY: '', PORT: '' }));
+      expect(config.publicBaseUrl).toBe('https://x.example.com');
+      expect(config.twilio.authTokens).toEqual([TEST_AUTH_TOKEN]);
+      expect(config.port).toBe(3000);
+    });
+  });
+
+  describe('with bad environment variables', () => {
+    it.each([
+      ['TWILIO_AUTH_TOKEN', undefined, /^TWILIO_AUTH_TOKEN: is required/],
+      ['TWILIO_ACCOUNT_SID', 'AC123', /^TWILIO_ACCOUNT_SID: must be AC followed by 32/],
+      ['PUBLIC_BASE_URL', 'calls.example.com', /^PUBLIC_BASE_URL: must be an absolute http\(s\) URL/],
+      ['PUBLIC_BASE_URL', 'ftp://calls.example.com', /^PUBLIC_BASE_URL: must be an absolute http\(s\) URL/],
+      ['PUBLIC_BASE_URL', 'https://calls.example.com/?a=1', /^PUBLIC_BASE_URL: must not carry a query/],
+      ['ADMIN_TOKEN', 'short', /^ADMIN_TOKEN: must be at least 24 characters/],
+      ['PORT', '70000', /^PORT: /],
+      ['PORT', 'abc', /^PORT: /],
+      ['LOG_LEVEL', 'loud', /^LOG_LEVEL: /],
+      ['TWILIO_API_BASE_URL', 'nope', /^TWILIO_API_BASE_URL: /],
+    ])('names %s=%s', (name, value, pattern) => {
+      const problems = problemsOf({ ...testEnv(dir), [name]: value });
+      expect(problems).toHaveLength(1);
+      expect(problems[0]).toMatch(pattern);
+    });
+
+    it('lists every problem at once, one line each', () => {
+      const problems = problemsOf({ ROUTES_FILE: dir.file('routes.json') });
+      expect(problems.map((p) => p.split(':')[0])).toEqual(['PUBLIC_BASE_URL', 'TWILIO_ACCOUNT_SID', 'TWILIO_AUTH_TOKEN', 'ADMIN_TOKEN', 'ROUTES_FILE']);
+    });
+
+    it('never echoes a secret value', () => {
+      const secret = 'sekrit-value-never-shown';
+      const err = (() => {
+        try {
+          loadConfig({ ...testEnv(dir), ADMIN_TOKEN: secret.slice(0, 10), TWILIO_AUTH_TOKEN: '', TWILIO_API_KEY_SECRET: secret });
+        } catch (e) {
+          return e as Error;
+        }
+      })();
+      expect(err).toBeInstanceOf(ConfigError);
+      expect(err!.message).not.toContain('sekrit');
+      expect(err!.message).toContain('TWILIO_API_KEY_SID and TWILIO_API_KEY_SECRET: set both or neither');
+    });
+
+    it('accepts a secondary token for rotation', () => {
+      const config = loadConfig({ ...testEnv(dir), TWILIO_AUTH_TOKEN_SECONDARY: 'second' });
+      expect(config.twilio.authTokens).toEqual([TEST_AUTH_TOKEN, 'second']);
+      expect(config.adminToken).toBe(TEST_ADMIN_TOKEN);
+    });
+  });
+
+  describe('with a bad routes file', () => {
+    const problemFor = (routes: unknown) => {
+      const env = testEnv(dir, routes);
+      return problemsOf(env).map((p) => p.replace(env.ROUTES_FILE!, 'routes.json'));
+    };
+
+    it('says when the file is missing', () => {
+      const problems = problemsOf({ ...testEnv(dir), ROUTES_FILE: dir.file('none.json') });
+      expect(problems).toEqual([expect.stringMatching(/^ROUTES_FILE: cannot read .*none\.json \(ENOENT\)/)]);
+    });
+
+    it('says when the file is not JSON', () => {
+      expect(problemFor('{"routes": [')).toEqual([expect.stringMatching(/^ROUTES_FILE: .* is not valid JSON/)]);
+    });
+
+    it.each([
+      ['no default route', { routes: [{ to: ['+15550000001'], siprec, then }] }, 'routes.json.routes: exactly one route must have no "to" (the default); found 0'],
+      ['two default routes', { routes: [{ siprec, then }, { siprec, then }] }, 'routes.json.routes: exactly one route must have no "to" (the default); found 2'],
+      ['a default route that is not last', { routes: [{ siprec, then }, { to: ['+15550000001'], siprec, then }] }, 'routes.json.routes[0]: the default route (no "to") must be last'],
+      ['a route without then', { routes: [{ siprec }] }, 'routes.json.routes[0].then: then must be exactly one of { "dial": … }, { "redirect": … }, { "enqueue": … }'],
+      ['a then with two kinds', { routes: [{ siprec, then: { dial: '+15551230000', enqueue: 'q' } }] }, 'routes.json.routes[0].then: then must be exactly one of { "dial": … }, { "redirect": … }, { "enqueue": … }'],
+      ['three siprec entries', { routes: [{ siprec: [{ connectorName: 'a' }, { connectorName: 'b' }, { connectorName: 'c' }], then }] }, 'routes.json.routes[0].siprec: siprec allows at most 2 entries (a call has at most four forked streams, two per <Siprec>)'],
+      ['no siprec entry', { routes: [{ siprec: [], then }] }, 'routes.json.routes[0].siprec: siprec needs at least one entry'],
+      ['a missing connectorName', { routes: [{ siprec: [{ name: 'x' }], then }] }, 'routes.json.routes[0].siprec[0].connectorName: connectorName must be a string'],
+      ['a bad name', { routes: [{ siprec: [{ connectorName: 'C', name: 'has space' }], then }] }, 'routes.json.routes[0].siprec[0].name: name must be 1-64 characters of A-Z, a-z, 0-9, _ or -'],
+      ['a connectorName that cannot be a name', { routes: [{ siprec: [{ connectorName: 'My Connector' }], then }] }, 'routes.json.routes[0].siprec[0].name: name defaults to connectorName, which is not 1-64 characters of A-Z, a-z, 0-9, _ or -: give a name'],
+      ['duplicate names in a route', { routes: [{ siprec: [{ connectorName: 'C' }, { connectorName: 'C' }], then }] }, 'routes.json.routes[0].siprec[1].name: name "C" is used twice in this route; Twilio needs a name unique per call'],
+      ['a bad track', { routes: [{ siprec: [{ connectorName: 'C', track: 'left' }], then }] }, 'routes.json.routes[0].siprec[0].track: track must be one of inbound_track, outbound_track, both_tracks'],
+      ['a bad callback method', { routes: [{ siprec: [{ connectorName: 'C', statusCallbackMethod: 'PUT' }], then }] }, 'routes.json.routes[0].siprec[0].statusCallbackMethod: statusCallbackMethod must be POST or GET'],
+      ['an unknown placeholder', { routes: [{ siprec: [{ connectorName: 'C', parameters: { P: '{Frm}' } }], then }] }, 'routes.json.routes[0].siprec[0].parameters.P: unknown placeholder {Frm}; known: {From}, {To}, {CallSid}, {AccountSid}, {Direction}, {CallerName}, {ForwardedFrom}'],
+      ['a parameter of 500 characters', { routes: [{ siprec: [{ connectorName: 'C', parameters: { P: 'x'.repeat(499) } }], then }] }, 'routes.json.routes[0].siprec[0].parameters.P: name plus value must stay under 500 characters'],
+      ['a non-string parameter value', { routes: [{ siprec: [{ connectorName: 'C', parameters: { P: 5 } }], then }] }, 'routes.json.routes[0].siprec[0].parameters.P: a parameter value must be a string'],
+      ['an unknown key', { routes: [{ siprec, then, from: [] }] }, expect.stringMatching(/^routes\.json\.routes\[0\]: .*from/)],
+      ['a bad dial target', { routes: [{ siprec, then: { dial: '555-1234' } }] }, 'routes.json.routes[0].then.dial: then.dial must be an E.164 number (+15551230000), a sip: URI or a client: identity'],
+      ['a relative redirect', { routes: [{ siprec, then: { redirect: '/next' } }] }, 'routes.json.routes[0].then.redirect: must be an absolute http(s) URL'],
+      ['a to that is not E.164', { routes: [{ to: ['5550001111'], siprec, then }, { siprec, then }] }, 'routes.json.routes[0].to[0]: must be an E.164 number such as +15550001111'],
+      ['a number in two routes', { routes: [{ to: ['+15550000001'], siprec, then }, { to: ['+15550000001'], siprec, then }, { siprec, then }] }, 'routes.json.routes[1].to[0]: +15550000001 is already routed by routes[0], so this entry could never match'],
+    ])('names the JSON path for %s', (_what, routes, expected) => {
+      expect(problemFor(routes)).toEqual([expected]);
+    });
+
+    it('accepts a parameter of 499 characters in all', () => {
+      const env = testEnv(dir, { routes: [{ siprec: [{ connectorName: 'C', parameters: { P: 'x'.repeat(498) } }], then }] });
+      expect(loadConfig(env).routes[0]!.siprec[0]!.parameters.P).toHaveLength(498);
+    });
+  });
+});
