@@ -7,6 +7,8 @@ import { parseForm, requireForm } from './http/form-body';
 import { requestLog } from './http/request-log';
 import type { Metrics } from './metrics';
 import { healthRoutes } from './routes/health';
+import { statusCallbackRoute } from './routes/status-callback';
+import { stopTwimlRoute } from './routes/stop-twiml';
 import { voiceRoute } from './routes/voice';
 import type { Store } from './store/store';
 import { twilioSignature } from './twilio/signature';
@@ -49,6 +51,8 @@ export function createApp(deps: AppDeps): Express {
     }),
   );
   twilioRoutes.all('/voice', voiceRoute({ config, store, metrics, logger, clock }));
+  twilioRoutes.all('/siprec-status', statusCallbackRoute({ store, clock }));
+  twilioRoutes.all('/siprec-stop', stopTwimlRoute({ config, store, metrics, clock }));
   app.use('/twilio', twilioRoutes);
 
   app.use(notFound);

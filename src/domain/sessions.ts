@@ -44,7 +44,9 @@ function earliest(events: EventFact[], kind: string): EventFact | undefined {
 export function deriveSession(events: EventFact[]): DerivedSession {
   const started = earliest(events, 'siprec-started');
   const stopped = earliest(events, 'siprec-stopped');
-  const error = earliest(events, 'siprec-error');
+  // The first error that says something: an error event without code or message adds nothing to report.
+  const errors = events.filter((e) => e.event === 'siprec-error');
+  const error = earliest(errors.filter((e) => e.errorCode !== null || e.errorMessage !== null), 'siprec-error') ?? earliest(errors, 'siprec-error');
   // A stop is final; an error is kept beside it. Unknown events change nothing.
   const state: SessionState = stopped ? 'stopped' : error ? 'failed' : started ? 'active' : 'requested';
   return {

@@ -58,7 +58,9 @@ export function createSqliteStore(db: Database.Database): Store {
   const sessionBySid = db.prepare('SELECT * FROM siprec_sessions WHERE siprec_sid = ?');
   const createBareSession = db.prepare(`INSERT INTO siprec_sessions (call_sid, name, siprec_sid, state, created_at, updated_at)
     VALUES (?, ?, ?, 'requested', ?, ?)`);
-  const setSid = db.prepare('UPDATE siprec_sessions SET siprec_sid = ? WHERE id = ? AND siprec_sid IS NULL');
+  // Never steal a SID another session already holds: that would fail the whole callback.
+  const setSid = db.prepare(`UPDATE siprec_sessions SET siprec_sid = @sid WHERE id = @id AND siprec_sid IS NULL
+    AND NOT EXISTS (SELECT 1 FROM siprec_sessions WHERE siprec_sid = @sid)`);
   const insertEvent = db.prepare(`INSERT INTO siprec_events
       (session_id, siprec_sid, event, timestamp_raw, occurred_at, received_at, error_code, error_message, payload)
     VALUES (@sessionId, @siprecSid, @event, @timestampRaw, @occurredAt, @receivedAt, @errorCode, @errorMessage, @payload)
@@ -95,7 +97,7 @@ export function createSqliteStore(db: Database.Database): Store {
   const findOrCreateSession = (e: IncomingEvent): SessionRow => {
     const byName = sessionByName.get(e.callSid, e.siprecName) as SessionRow | undefined;
     if (byName) {
-      setSid.run(e.siprecSid, byName.id);
+      setSid.run({ sid: e.siprecSid, id: byName.id });
       return byName;
     }
     const bySid = sessionBySid.get(e.siprecSid) as SessionRow | undefined;

@@ -1,0 +1,48 @@
+import type { RequestHandler } from 'express';
+import { KNOWN_EVENTS, parseTwilioTimestamp } from '../domain/sessions';
+import { HttpError } from '../http/errors';
+import { StoreUnavailableError, type Store } from '../store/store';
+import { twilioParams } from '../twilio/signature';
+import { parseTwilioInput, statusCallbackSchema } from './twilio-input';
+
+export interface StatusCallbackDeps {
+  store: Store;
+  clock: () => number;
+}
+
+/**
+ * Records a SIPREC status callback. 204 only once the event is committed; 503 when it cannot be, so
+ * that Twilio (told by the callback URL's connection overrides) retries rather than losing it.
+ */
+export function statusCallbackRoute({ store, clock }: StatusCallbackDeps): RequestHandler {
+  return async function recordStatusCallback(req, res) {
+    const params = twilioParams(req);
+    const cb = parseTwilioInput(statusCallbackSchema, params, 'status callback');
+    if (!(KNOWN_EVENTS as readonly string[]).includes(cb.SiprecEvent)) {
+      // Twilio may add events: keep it, change no state, and make it visible.
+      req.log.warn({ event: cb.SiprecEvent, callSid: cb.CallSid, siprecSid: cb.SiprecSid }, 'unknown SiprecEvent stored without a state change');
+    }
+    let result;
+    try {
+      result = await store.applyEvent({
+        accountSid: cb.AccountSid,
+        callSid: cb.CallSid,
+        siprecSid: cb.SiprecSid,
+        siprecName: cb.SiprecName,
+        event: cb.SiprecEvent,
+        timestampRaw: cb.Timestamp,
+        occurredAt: parseTwilioTimestamp(cb.Timestamp),
+        receivedAt: clock(),
+        errorCode: cb.SiprecErrorCode ?? null,
+        errorMessage: cb.SiprecError ?? null,
+        payload: { ...params },
+      });
+    } catch (err) {
+      if (!(err instanceof StoreUnavailableError)) throw err;
+      req.log.error({ err, callSid: cb.CallSid, siprecSid: cb.SiprecSid, event: cb.SiprecEvent }, 'status callback NOT stored; answering 503 so Twilio retries');
+      throw new HttpError(503, 'the ledger cannot store this callback right now; retry', { cause: err, headers: { 'Retry-After': '1' } });
+    }
+    if (result === 'duplicate') req.log.info({ siprecSid: cb.SiprecSid, event: cb.SiprecEvent }, 'repeated status callback acknowledged');
+    res.status(204).end();
+  };
+}

@@ -1,0 +1,198 @@
+import fc from 'fast-check';
+import request from 'supertest';
+import { deriveSession } from '../../src/domain/sessions';
+import { TEST_PUBLIC_BASE_URL } from '../helpers/env';
+import { createTestApp, type TestApp } from '../helpers/test-app';
+import { buildStatusCallback, buildVoiceForm, newCallSid, newSiprecSid, sign } from '../helpers/twilio-requests';
+
+const PATH = '/twilio/siprec-status';
+
+function sessionRows(t: TestApp, callSid: string) {
+  return t.db.prepare('SELECT * FROM siprec_sessions WHERE call_sid = ? ORDER BY id').all(callSid) as Array<Record<string, unknown>>;
+}
+function eventCount(t: TestApp) {
+  return (t.db.prepare('SELECT count(*) AS n FROM siprec_events').get() as { n: number }).n;
+}
+
+describe('POST /twilio/siprec-status', () => {
+  let t: TestApp;
+  beforeEach(() => (t = createTestApp()));
+  afterEach(async () => t.close());
+
+  async function answeredCall() {
+    const form = buildVoiceForm();
+    await t.postTwilio('/twilio/voice', form).expect(200);
+    return form.CallSid!;
+  }
+
+  describe('for a session our TwiML requested', () => {
+    it('moves it requested → active → stopped, with times from Twilio’s Timestamp', async () => {
+      const callSid = await answeredCall();
+      const siprecSid = newSiprecSid();
+      const started = buildStatusCallback({ CallSid: callSid, SiprecSid: siprecSid, SiprecName: 'gridspace', Timestamp: '2026-11-26T09:00:01Z' });
+      await t.postTwilio(PATH, started).expect(204);
+      expect(sessionRows(t, callSid)[0]).toMatchObject({ name: 'gridspace', siprec_sid: siprecSid, state: 'active', started_at: Date.UTC(2026, 10, 26, 9, 0, 1) });
+      await t.postTwilio(PATH, { ...started, SiprecEvent: 'siprec-stopped', Timestamp: '2026-11-26T09:05:00Z' }).expect(204);
+      expect(sessionRows(t, callSid)[0]).toMatchObject({ state: 'stopped', stopped_at: Date.UTC(2026, 10, 26, 9, 5) });
+      expect(sessionRows(t, callSid)[1]).toMatchObject({ name: 'compliance', state: 'requested' });
+    });
+
+    it('records an error with its code and message, and keeps it when the session then stops', async () => {
+      const callSid = await answeredCall();
+      const cb = buildStatusCallback({ CallSid: callSid, SiprecName: 'compliance' });
+      await t.postTwilio(PATH, { ...cb, SiprecEvent: 'siprec-error', SiprecErrorCode: '64101', SiprecError: 'SRS <unreachable> & "down"' }).expect(204);
+      expect(sessionRows(t, callSid)[1]).toMatchObject({ state: 'failed', error_code: '64101', error_message: 'SRS <unreachable> & "down"' });
+      await t.postTwilio(PATH, { ...cb, SiprecEvent: 'siprec-stopped', Timestamp: new Date(Date.now() + 1000).toISOString() }).expect(204);
+      expect(sessionRows(t, callSid)[1]).toMatchObject({ state: 'stopped', error_code: '64101' });
+    });
+
+    it('keeps every parameter Twilio sent, known or not, as the raw payload', async () => {
+      const callSid = await answeredCall();
+      const cb = buildStatusCallback({ CallSid: callSid, ApiVersion: '2010-04-01', SomethingNew: 'kept' });
+      await t.postTwilio(PATH, cb).expect(204);
+      const row = t.db.prepare('SELECT payload, timestamp_raw FROM siprec_events').get() as { payload: string; timestamp_raw: string };
+      expect(JSON.parse(row.payload)).toEqual(cb);
+      expect(row.timestamp_raw).toBe(cb.Timestamp);
+    });
+  });
+
+  describe('when Twilio retries a callback', () => {
+    it('acknowledges every repeat and stores the event once, whatever its idempotency token', async () => {
+      const callSid = await answeredCall();
+      const cb = buildStatusCallback({ CallSid: callSid });
+      for (const token of ['a', 'b', 'c']) await t.postTwilio(PATH, cb).set('I-Twilio-Idempotency-Token', token).expect(204);
+      expect(eventCount(t)).toBe(1);
+    });
+
+    it('stores the same event with another Timestamp as a second event', async () => {
+      const cb = buildStatusCallback({ SiprecEvent: 'siprec-error', Timestamp: '2026-11-26T09:00:00Z' });
+      await t.postTwilio(PATH, cb).expect(204);
+      await t.postTwilio(PATH, { ...cb, Timestamp: '2026-11-26T09:00:05Z' }).expect(204);
+      expect(eventCount(t)).toBe(2);
+    });
+  });
+
+  describe('for a session we did not request', () => {
+    it('creates the call and the session, so nothing started by other tooling is lost', async () => {
+      const cb = buildStatusCallback({ SiprecName: 'external' });
+      await t.postTwilio(PATH, cb).expect(204);
+      expect(t.db.prepare('SELECT call_sid, account_sid, from_number FROM calls').all()).toEqual([{ call_sid: cb.CallSid, account_sid: cb.AccountSid, from_number: null }]);
+      expect(sessionRows(t, cb.CallSid!)).toEqual([expect.objectContaining({ name: 'external', siprec_sid: cb.SiprecSid, state: 'active', connector_name: null })]);
+    });
+
+    it('finds the session by SiprecSid when the name differs', async () => {
+      const cb = buildStatusCallback({ SiprecName: 'first' });
+      await t.postTwilio(PATH, cb).expect(204);
+      await t.postTwilio(PATH, { ...cb, SiprecName: 'renamed', SiprecEvent: 'siprec-stopped', Timestamp: new Date(Date.now() + 1).toISOString() }).expect(204);
+      expect(sessionRows(t, cb.CallSid!)).toEqual([expect.objectContaining({ name: 'first', state: 'stopped' })]);
+    });
+
+    it('names a session without SiprecName after its SID', async () => {
+      const cb = buildStatusCallback();
+      delete cb.SiprecName;
+      await t.postTwilio(PATH, cb).expect(204);
+      expect(sessionRows(t, cb.CallSid!)[0]).toMatchObject({ name: cb.SiprecSid });
+    });
+  });
+
+  describe('with an unknown SiprecEvent', () => {
+    it('stores it, changes no state, and acknowledges it', async () => {
+      const callSid = await answeredCall();
+      await t.postTwilio(PATH, buildStatusCallback({ CallSid: callSid, SiprecEvent: 'siprec-started' })).expect(204);
+      await t.postTwilio(PATH, buildStatusCallback({ CallSid: callSid, SiprecEvent: 'siprec-paused' })).expect(204);
+      expect(eventCount(t)).toBe(2);
+      expect(sessionRows(t, callSid)[0]).toMatchObject({ state: 'active' });
+    });
+  });
+
+  describe('with malformed input', () => {
+    it.each([
+      ['SiprecSid', { SiprecSid: 'SR123' }],
+      ['CallSid', { CallSid: 'nope' }],
+      ['SiprecEvent', { SiprecEvent: '' }],
+      ['Timestamp', { Timestamp: '' }],
+    ])('answers 400 naming %s and stores nothing', async (field, change) => {
+      const res = await t.postTwilio(PATH, buildStatusCallback(change)).expect(400);
+      expect(res.body.error).toBe('status callback is malformed');
+      expect(res.body.details.map((d: { path: string }) => d.path)).toEqual([field]);
+      expect(eventCount(t)).toBe(0);
+    });
+
+    it('names every missing required field at once', async () => {
+      const res = await t.postTwilio(PATH, { AccountSid: buildStatusCallback().AccountSid! }).expect(400);
+      expect(res.body.details.map((d: { path: string }) => d.path).sort()).toEqual(['CallSid', 'SiprecEvent', 'SiprecSid', 'Timestamp']);
+    });
+  });
+
+  describe('when the request is not from Twilio', () => {
+    it('answers 403 to a forged signature and stores nothing', async () => {
+      await t.postTwilio(PATH, buildStatusCallback(), 'forged-token').expect(403);
+      await request(t.app).post(PATH).type('form').send(buildStatusCallback()).expect(400);
+      expect(eventCount(t)).toBe(0);
+      expect(t.db.prepare('SELECT count(*) AS n FROM calls').get()).toEqual({ n: 0 });
+    });
+  });
+
+  describe('when the database cannot commit', () => {
+    it('answers 503 with Retry-After, acknowledges nothing, and stores it once the fault is gone', async () => {
+      const cb = buildStatusCallback();
+      t.db.pragma('query_only = ON');
+      const res = await t.postTwilio(PATH, cb).expect(503);
+      expect(res.headers['retry-after']).toBe('1');
+      expect(res.body).toEqual({ error: 'the ledger cannot store this callback right now; retry' });
+      t.db.pragma('query_only = OFF');
+      expect(eventCount(t)).toBe(0);
+      await t.postTwilio(PATH, cb).expect(204);
+      expect(eventCount(t)).toBe(1);
+    });
+  });
+
+  describe('over random orders and repeats (property)', () => {
+    it('lands on the record that the set of events alone decides', async () => {
+      const eventArb = fc.record({
+        event: fc.constantFrom('siprec-started', 'siprec-stopped', 'siprec-error', 'siprec-future'),
+        second: fc.integer({ min: 0, max: 300 }),
+        code: fc.constantFrom('', '64101', '64105'),
+      });
+      await fc.assert(
+        fc.asyncProperty(
+          fc.uniqueArray(eventArb, { minLength: 1, maxLength: 5, selector: (e) => `${e.event}@${e.second}` }),
+          fc.array(fc.nat(), { maxLength: 5 }),
+          fc.infiniteStream(fc.nat()),
+          async (set, repeats, shuffle) => {
+            const callSid = newCallSid();
+            const siprecSid = newSiprecSid();
+            const forms = set.map((e) => {
+              const f = buildStatusCallback({ CallSid: callSid, SiprecSid: siprecSid, SiprecName: 'prop', SiprecEvent: e.event, Timestamp: new Date(Date.UTC(2026, 0, 1) + e.second * 1000).toISOString() });
+              return e.event === 'siprec-error' && e.code ? { ...f, SiprecErrorCode: e.code, SiprecError: `error ${e.code}` } : f;
+            });
+            const delivered = [...forms, ...repeats.map((i) => forms[i % forms.length]!)];
+            const order = delivered.map((f, i) => ({ f, k: shuffle.next().value + i / 1000 })).sort((a, b) => a.k - b.k);
+            for (const { f } of order) await t.postTwilio(PATH, f).expect(204);
+
+            const expected = deriveSession(
+              forms.map((f) => ({ event: f.SiprecEvent!, timestampRaw: f.Timestamp!, occurredAt: Date.parse(f.Timestamp!), receivedAt: 0, errorCode: f.SiprecErrorCode ?? null, errorMessage: f.SiprecError ?? null })),
+            );
+            const [row] = sessionRows(t, callSid);
+            expect(row).toMatchObject({ state: expected.state, started_at: expected.startedAt, stopped_at: expected.stoppedAt, error_code: expected.errorCode, error_message: expected.errorMessage });
+            expect((t.db.prepare('SELECT count(*) AS n FROM siprec_events WHERE siprec_sid = ?').get(siprecSid) as { n: number }).n).toBe(forms.length);
+          },
+        ),
+        { numRuns: 40 },
+      );
+    });
+  });
+});
+
+describe('GET /twilio/siprec-status', () => {
+  let t: TestApp;
+  beforeEach(() => (t = createTestApp()));
+  afterEach(async () => t.close());
+
+  it('records a callback sent with statusCallbackMethod=GET', async () => {
+    const cb = buildStatusCallback();
+    const path = `${PATH}?${new URLSearchParams(cb)}`;
+    await request(t.app).get(path).set('X-Twilio-Signature', sign(TEST_PUBLIC_BASE_URL + path, {})).expect(204);
+    expect(sessionRows(t, cb.CallSid!)).toEqual([expect.objectContaining({ state: 'active' })]);
+  });
+});
