@@ -23,22 +23,31 @@ import {
   type EventRow,
   type SessionRow,
 } from './rows';
+import { createGroupCommit, type GroupCommitOptions } from './group-commit';
 
 const OPEN_STATES = "('requested', 'active')";
 
 /** Any failure to read or commit means the ledger cannot promise anything: callers answer 503. */
+function unavailable(what: string, err: unknown): unknown {
+  if (err instanceof InvalidCursorError) return err;
+  return new StoreUnavailableError(`${what} failed: ${(err as Error).message}`, { cause: err });
+}
+
 function guard<A extends unknown[], R>(what: string, fn: (...args: A) => R): (...args: A) => Promise<R> {
   return async (...args: A) => {
     try {
       return fn(...args);
     } catch (err) {
-      if (err instanceof InvalidCursorError) throw err;
-      throw new StoreUnavailableError(`${what} failed: ${(err as Error).message}`, { cause: err });
+      throw unavailable(what, err);
     }
   };
 }
 
-export function createSqliteStore(db: Database.Database): Store {
+export function createSqliteStore(db: Database.Database, options: GroupCommitOptions = {}): Store {
+  const writes = createGroupCommit(db, options);
+  const write = <A extends unknown[], R>(what: string, fn: (...args: A) => R) =>
+    (...args: A): Promise<R> => writes.run(() => fn(...args)).catch((err) => Promise.reject(unavailable(what, err)));
+
   const insertCall = db.prepare(`INSERT INTO calls (call_sid, account_sid, from_number, to_number, direction, created_at)
     VALUES (@callSid, @accountSid, @from, @to, @direction, @receivedAt)
     ON CONFLICT (call_sid) DO UPDATE SET
@@ -149,12 +158,12 @@ export function createSqliteStore(db: Database.Database): Store {
   });
 
   return {
-    recordRequested: guard('recording the call', (call, sessions) => {
-      recordRequested.immediate(call, sessions);
+    recordRequested: write('recording the call', (call: NewCall, sessions: NewSession[]) => {
+      recordRequested(call, sessions);
     }),
-    applyEvent: guard('storing the status callback', (e) => applyEvent.immediate(e)),
-    recordStarted: guard('recording the started session', (call, session, at) => recordStarted.immediate(call, session, at)),
-    markStopRequested: guard('recording the stop request', (call, names, at) => markStopRequested.immediate(call, names, at)),
+    applyEvent: write('storing the status callback', applyEvent),
+    recordStarted: write('recording the started session', recordStarted),
+    markStopRequested: write('recording the stop request', markStopRequested),
 
     getCall: guard('reading the call', (callSid: string) => {
       const call = callBySid.get(callSid) as CallRow | undefined;
@@ -231,6 +240,8 @@ export function createSqliteStore(db: Database.Database): Store {
       db.exec('ROLLBACK');
     }),
     close: async () => {
+      // Let writes already accepted reach their commit before the handle goes.
+      await writes.run(() => undefined).catch(() => undefined);
       if (db.open) db.close();
     },
   };
