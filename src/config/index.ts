@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import { CALLER_NUMBER_MODES, type CallerNumberMode } from '../domain/privacy';
 import type { Route } from '../domain/routing';
 import { routesFileSchema } from './routes';
 
@@ -14,6 +15,10 @@ export interface Config {
   readonly adminToken: string;
   readonly routesFile: string;
   readonly routes: readonly Route[];
+  /** What the ledger keeps of caller and called numbers (personal data). */
+  readonly storeCallerNumbers: CallerNumberMode;
+  /** Calls older than this many days are purged daily; undefined keeps everything. */
+  readonly retentionDays?: number;
   readonly twilio: {
     readonly accountSid: string;
     /** Primary first; a secondary token is accepted too so the token can be rotated without downtime. */
@@ -63,6 +68,8 @@ const envSchema = z.object({
   DATABASE_PATH: optional(z.string()).default('./data/siprec-control.sqlite'),
   ADMIN_TOKEN: required(z.string().min(24, 'must be at least 24 characters'), 'at least 24 characters'),
   ROUTES_FILE: optional(z.string()).default('./routes.json'),
+  STORE_CALLER_NUMBERS: optional(z.enum(CALLER_NUMBER_MODES, { error: 'must be full, masked or none' })).default('full'),
+  RETENTION_DAYS: optional(z.coerce.number({ error: 'must be a whole number of days' }).int('must be a whole number of days').min(1, 'must be at least 1 day').max(36500, 'must be at most 36500 days')),
 });
 
 function formatPath(prefix: string, p: readonly PropertyKey[]): string {
@@ -117,6 +124,8 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd: string = process.cwd()):
     adminToken: e.ADMIN_TOKEN,
     routesFile,
     routes,
+    storeCallerNumbers: e.STORE_CALLER_NUMBERS,
+    retentionDays: e.RETENTION_DAYS,
     twilio: {
       accountSid: e.TWILIO_ACCOUNT_SID,
       authTokens: e.TWILIO_AUTH_TOKEN_SECONDARY ? [e.TWILIO_AUTH_TOKEN, e.TWILIO_AUTH_TOKEN_SECONDARY] : [e.TWILIO_AUTH_TOKEN],

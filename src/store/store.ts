@@ -101,6 +101,13 @@ export interface Stats {
 
 export type ApplyResult = 'stored' | 'duplicate';
 
+export interface PurgeResult {
+  calls: number;
+  sessions: number;
+  events: number;
+  batches: number;
+}
+
 export interface Store {
   /** The call and one `requested` session per `<Siprec>`, in one transaction; a repeat changes nothing. */
   recordRequested(call: NewCall, sessions: NewSession[]): Promise<void>;
@@ -115,6 +122,11 @@ export interface Store {
   recordStarted(call: NewCall, session: NewSession, at: number): Promise<SessionView>;
   /** Sets stopRequestedAt on the named sessions (created if unknown); returns them. */
   markStopRequested(call: NewCall, names: string[], at: number): Promise<SessionView[]>;
+  /**
+   * Deletes calls received before `cutoff` with their sessions and events, in batches that each
+   * commit on their own, so live writes interleave and never wait for the whole purge.
+   */
+  purgeOlderThan(cutoff: number, batchSize?: number): Promise<PurgeResult>;
   /** Throws when the database cannot answer. */
   ping(): Promise<void>;
   close(): Promise<void>;

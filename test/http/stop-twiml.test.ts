@@ -12,7 +12,7 @@ describe('POST /twilio/siprec-stop', () => {
   async function liveCall() {
     const form = buildVoiceForm();
     await t.postTwilio('/twilio/voice', form).expect(200);
-    await t.postTwilio('/twilio/siprec-status', buildStatusCallback({ CallSid: form.CallSid, SiprecName: 'gridspace' })).expect(204);
+    await t.postTwilio('/twilio/siprec-status', buildStatusCallback({ CallSid: form.CallSid!, SiprecName: 'gridspace' })).expect(204);
     return form;
   }
   const stopRequested = (t: TestApp, callSid: string) =>
@@ -33,7 +33,7 @@ describe('POST /twilio/siprec-stop', () => {
 
   it('stops every requested or active session when no name is given, then continues the call’s route', async () => {
     const form = await liveCall();
-    await t.postTwilio('/twilio/siprec-status', buildStatusCallback({ CallSid: form.CallSid, SiprecName: 'compliance', SiprecEvent: 'siprec-error' })).expect(204);
+    await t.postTwilio('/twilio/siprec-status', buildStatusCallback({ CallSid: form.CallSid!, SiprecName: 'compliance', SiprecEvent: 'siprec-error' })).expect(204);
     const res = await t.postTwilio('/twilio/siprec-stop', form).expect(200);
     const root = parseXml(res.text);
     expect(root.children[0]!.children.map((c) => c.attributes.name)).toEqual(['gridspace']);

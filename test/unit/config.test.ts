@@ -35,6 +35,8 @@ describe('loadConfig', () => {
         statusCallbackMethod: 'POST',
         parameters: {},
       });
+      expect(config.storeCallerNumbers).toBe('full');
+      expect(config.retentionDays).toBeUndefined();
       expect(Object.isFrozen(config)).toBe(true);
       expect(Object.isFrozen(config.routes[0]!.siprec)).toBe(true);
       expect(() => ((config as { port: number }).port = 1)).toThrow(TypeError);
@@ -60,6 +62,9 @@ describe('loadConfig', () => {
       ['PORT', 'abc', /^PORT: /],
       ['LOG_LEVEL', 'loud', /^LOG_LEVEL: /],
       ['TWILIO_API_BASE_URL', 'nope', /^TWILIO_API_BASE_URL: /],
+      ['STORE_CALLER_NUMBERS', 'partial', /^STORE_CALLER_NUMBERS: must be full, masked or none$/],
+      ['RETENTION_DAYS', '0', /^RETENTION_DAYS: must be at least 1 day$/],
+      ['RETENTION_DAYS', '1.5', /^RETENTION_DAYS: must be a whole number of days$/],
     ])('names %s=%s', (name, value, pattern) => {
       const problems = problemsOf({ ...testEnv(dir), [name]: value });
       expect(problems).toHaveLength(1);

@@ -7,6 +7,7 @@ import {
   type IncomingEvent,
   type NewCall,
   type NewSession,
+  type PurgeResult,
   type SessionQuery,
   type SessionState,
   type Store,
@@ -87,6 +88,20 @@ export function createSqliteStore(db: Database.Database, options: GroupCommitOpt
   );
 
   const ensureCall = (call: NewCall) => insertCall.run(call);
+
+  const OLDEST = 'SELECT call_sid FROM calls WHERE created_at < @cutoff ORDER BY created_at, call_sid LIMIT @limit';
+  const countOldSessions = db.prepare(`SELECT count(*) AS n FROM siprec_sessions WHERE call_sid IN (${OLDEST})`);
+  const countOldEvents = db.prepare(
+    `SELECT count(*) AS n FROM siprec_events e JOIN siprec_sessions s ON s.id = e.session_id WHERE s.call_sid IN (${OLDEST})`,
+  );
+  const deleteOldCalls = db.prepare(`DELETE FROM calls WHERE call_sid IN (${OLDEST})`);
+  // Sessions and events go with their call through ON DELETE CASCADE.
+  const purgeBatch = db.transaction((cutoff: number, limit: number) => {
+    const sessions = (countOldSessions.get({ cutoff, limit }) as { n: number }).n;
+    const events = (countOldEvents.get({ cutoff, limit }) as { n: number }).n;
+    const calls = deleteOldCalls.run({ cutoff, limit }).changes;
+    return { calls, sessions, events };
+  });
 
   const recordRequested = db.transaction((call: NewCall, sessions: NewSession[]) => {
     ensureCall(call);
@@ -233,6 +248,18 @@ export function createSqliteStore(db: Database.Database, options: GroupCommitOpt
         })),
       };
     }),
+
+    purgeOlderThan: async (cutoff: number, batchSize = 500): Promise<PurgeResult> => {
+      const total = { calls: 0, sessions: 0, events: 0, batches: 0 };
+      for (;;) {
+        const done = await write('purging old calls', purgeBatch)(cutoff, batchSize);
+        if (done.calls === 0) return total;
+        total.calls += done.calls;
+        total.sessions += done.sessions;
+        total.events += done.events;
+        total.batches += 1;
+      }
+    },
 
     // Takes and releases the write lock: a read-only or unreachable file fails here, not on a callback.
     ping: guard('pinging the database', () => {
