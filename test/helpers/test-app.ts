@@ -7,6 +7,7 @@ import { createMetrics, type Metrics } from '../../src/metrics';
 import { createSqliteStore } from '../../src/store/sqlite';
 import { openDatabase, type OpenOptions } from '../../src/store/sqlite/open';
 import type { Store } from '../../src/store/store';
+import { createSiprecApi, type SiprecApi } from '../../src/twilio/rest';
 import { DEFAULT_TEST_ROUTES, TEST_PUBLIC_BASE_URL, tempDir, testEnv, type TempDir } from './env';
 import { sign } from './twilio-requests';
 import type Database from 'better-sqlite3';
@@ -17,6 +18,7 @@ export interface TestApp {
   store: Store;
   db: Database.Database;
   metrics: Metrics;
+  siprecApi: SiprecApi;
   dir: TempDir;
   /** POSTs a form to `path`, signed as Twilio would sign it for PUBLIC_BASE_URL + path. */
   postTwilio(path: string, form: Record<string, string>, token?: string): request.Test;
@@ -30,16 +32,30 @@ export interface TestAppOptions {
   env?: Record<string, string>;
   db?: OpenOptions;
   clock?: () => number;
+  /** A fake Twilio REST API (src/dev/fake-twilio) to send REST calls to; without one they go to a closed port on 127.0.0.1. */
+  twilio?: { url: string };
 }
+
+/** Nothing listens on the discard port: REST calls fail fast as unreachable and never leave the machine. */
+export const UNREACHABLE_TWILIO = 'http://127.0.0.1:9';
 
 /** The real app over a fresh SQLite file with the real migrations. */
 export function createTestApp(options: TestAppOptions = {}): TestApp {
   const dir = tempDir();
-  const config = loadConfig(testEnv(dir, options.routes ?? DEFAULT_TEST_ROUTES, options.env));
+  const config = loadConfig(
+    testEnv(dir, options.routes ?? DEFAULT_TEST_ROUTES, { TWILIO_API_BASE_URL: options.twilio?.url ?? UNREACHABLE_TWILIO, ...options.env }),
+  );
   const db = openDatabase(config.databasePath, options.db);
   const store = createSqliteStore(db);
   const metrics = createMetrics();
-  const app = createApp({ config, store, metrics, logger: pino({ level: 'silent' }), clock: options.clock });
+  const siprecApi = createSiprecApi({
+    accountSid: config.twilio.accountSid,
+    authToken: config.twilio.authTokens[0]!,
+    apiKeySid: config.twilio.apiKeySid,
+    apiKeySecret: config.twilio.apiKeySecret,
+    apiBaseUrl: config.twilio.apiBaseUrl,
+  });
+  const app = createApp({ config, store, metrics, siprecApi, logger: pino({ level: 'silent' }), clock: options.clock });
   const base = config.publicBaseUrl;
   return {
     app,
@@ -47,6 +63,7 @@ export function createTestApp(options: TestAppOptions = {}): TestApp {
     store,
     db,
     metrics,
+    siprecApi,
     dir,
     postTwilio: (path, form, token) =>
       request(app).post(path).type('form').set('X-Twilio-Signature', sign(base + path, form, token)).send(form),
