@@ -27,6 +27,15 @@ export interface Config {
     readonly apiKeySid?: string;
     readonly apiKeySecret?: string;
   };
+  readonly alerts: {
+    /** Where alerts are POSTed; undefined records them for the status page and sends nothing. */
+    readonly webhookUrl?: string;
+    /** Signs each alert (HMAC-SHA256) so the receiver can tell it is ours and refuse replays. */
+    readonly webhookSecret?: string;
+    readonly startTimeoutSeconds: number;
+    readonly errorBurstCount: number;
+    readonly errorBurstMinutes: number;
+  };
 }
 
 /** Thrown with one line per problem; never carries a secret's value. */
@@ -54,21 +63,40 @@ const baseUrl = z
   }, 'must not carry a query, fragment or credentials')
   .transform((v) => v.replace(/\/+$/, ''));
 
+const wholeNumber = (unit: string, min: number, max: number) =>
+  z.coerce
+    .number({ error: `must be a whole number of ${unit}` })
+    .int(`must be a whole number of ${unit}`)
+    .min(min, `must be at least ${min}`)
+    .max(max, `must be at most ${max}`);
+
+// .env.example's values are public: a server must never run with one of them as a secret.
+const isPlaceholder = (v: string) => v.startsWith('replace-with-');
+const PLACEHOLDER = 'is still the placeholder from .env.example; set a real value';
+
 const envSchema = z.object({
   PORT: optional(z.coerce.number().int().min(0).max(65535, 'must be a port number 0-65535')).default(3000),
   HOST: optional(z.string()).default('0.0.0.0'),
   PUBLIC_BASE_URL: required(baseUrl, 'the https URL through which Twilio reaches this service'),
   LOG_LEVEL: optional(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])).default('info'),
   TWILIO_ACCOUNT_SID: required(z.string().regex(/^AC[0-9a-f]{32}$/, 'must be AC followed by 32 lowercase hex digits'), 'AC followed by 32 hex digits'),
-  TWILIO_AUTH_TOKEN: required(z.string().min(1), 'the account auth token that signs webhooks'),
+  TWILIO_AUTH_TOKEN: required(z.string().min(1).refine((v) => !isPlaceholder(v), PLACEHOLDER), 'the account auth token that signs webhooks'),
   TWILIO_AUTH_TOKEN_SECONDARY: optional(z.string()),
   TWILIO_API_BASE_URL: optional(baseUrl),
   TWILIO_API_KEY_SID: optional(z.string().regex(/^SK[0-9a-f]{32}$/, 'must be SK followed by 32 lowercase hex digits')),
   TWILIO_API_KEY_SECRET: optional(z.string().min(1)),
   DATABASE_PATH: optional(z.string()).default('./data/siprec-control.sqlite'),
-  ADMIN_TOKEN: required(z.string().min(24, 'must be at least 24 characters'), 'at least 24 characters'),
+  ADMIN_TOKEN: required(
+    z.string().min(24, 'must be at least 24 characters').refine((v) => !isPlaceholder(v), PLACEHOLDER),
+    'at least 24 characters',
+  ),
   ROUTES_FILE: optional(z.string()).default('./routes.json'),
   STORE_CALLER_NUMBERS: optional(z.enum(CALLER_NUMBER_MODES, { error: 'must be full, masked or none' })).default('full'),
+  ALERT_WEBHOOK_URL: optional(z.url({ protocol: /^https?$/, error: 'must be an absolute http(s) URL such as https://hooks.slack.com/services/…' })),
+  ALERT_WEBHOOK_SECRET: optional(z.string().min(16, 'must be at least 16 characters')),
+  ALERT_START_TIMEOUT_SECONDS: optional(wholeNumber('seconds', 1, 86400)).default(30),
+  ALERT_ERROR_BURST_COUNT: optional(wholeNumber('errors', 1, 100000)).default(5),
+  ALERT_ERROR_BURST_MINUTES: optional(wholeNumber('minutes', 1, 1440)).default(5),
   RETENTION_DAYS: optional(z.coerce.number({ error: 'must be a whole number of days' }).int('must be a whole number of days').min(1, 'must be at least 1 day').max(36500, 'must be at most 36500 days')),
 });
 
@@ -132,6 +160,13 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd: string = process.cwd()):
       apiBaseUrl: e.TWILIO_API_BASE_URL,
       apiKeySid: e.TWILIO_API_KEY_SID,
       apiKeySecret: e.TWILIO_API_KEY_SECRET,
+    },
+    alerts: {
+      webhookUrl: e.ALERT_WEBHOOK_URL,
+      webhookSecret: e.ALERT_WEBHOOK_SECRET,
+      startTimeoutSeconds: e.ALERT_START_TIMEOUT_SECONDS,
+      errorBurstCount: e.ALERT_ERROR_BURST_COUNT,
+      errorBurstMinutes: e.ALERT_ERROR_BURST_MINUTES,
     },
   });
 }

@@ -1,6 +1,9 @@
 import type { RequestHandler } from 'express';
+import type { AlertPolicy } from '../alerts/types';
+import { redactParameters, type CallerNumberMode } from '../domain/privacy';
 import { KNOWN_EVENTS, parseTwilioTimestamp } from '../domain/sessions';
 import { HttpError } from '../http/errors';
+import type { Metrics } from '../metrics';
 import { StoreUnavailableError, type Store } from '../store/store';
 import { twilioParams } from '../twilio/signature';
 import { parseTwilioInput, statusCallbackSchema } from './twilio-input';
@@ -8,17 +11,22 @@ import { parseTwilioInput, statusCallbackSchema } from './twilio-input';
 export interface StatusCallbackDeps {
   store: Store;
   clock: () => number;
+  storeCallerNumbers: CallerNumberMode;
+  metrics: Pick<Metrics, 'statusCallbacks'>;
+  /** Error events raise their alerts in the transaction that stores them. */
+  alerts: AlertPolicy;
 }
 
 /**
  * Records a SIPREC status callback. 204 only once the event is committed; 503 when it cannot be, so
  * that Twilio (told by the callback URL's connection overrides) retries rather than losing it.
  */
-export function statusCallbackRoute({ store, clock }: StatusCallbackDeps): RequestHandler {
+export function statusCallbackRoute({ store, clock, storeCallerNumbers, metrics, alerts }: StatusCallbackDeps): RequestHandler {
   return async function recordStatusCallback(req, res) {
     const params = twilioParams(req);
     const cb = parseTwilioInput(statusCallbackSchema, params, 'status callback');
-    if (!(KNOWN_EVENTS as readonly string[]).includes(cb.SiprecEvent)) {
+    const known = (KNOWN_EVENTS as readonly string[]).includes(cb.SiprecEvent);
+    if (!known) {
       // Twilio may add events: keep it, change no state, and make it visible.
       req.log.warn({ event: cb.SiprecEvent, callSid: cb.CallSid, siprecSid: cb.SiprecSid }, 'unknown SiprecEvent stored without a state change');
     }
@@ -35,13 +43,14 @@ export function statusCallbackRoute({ store, clock }: StatusCallbackDeps): Reque
         receivedAt: clock(),
         errorCode: cb.SiprecErrorCode ?? null,
         errorMessage: cb.SiprecError ?? null,
-        payload: { ...params },
-      });
+        payload: redactParameters(params, storeCallerNumbers),
+      }, alerts);
     } catch (err) {
       if (!(err instanceof StoreUnavailableError)) throw err;
       req.log.error({ err, callSid: cb.CallSid, siprecSid: cb.SiprecSid, event: cb.SiprecEvent }, 'status callback NOT stored; answering 503 so Twilio retries');
       throw new HttpError(503, 'the ledger cannot store this callback right now; retry', { cause: err, headers: { 'Retry-After': '1' } });
     }
+    metrics.statusCallbacks.inc({ event: known ? cb.SiprecEvent : 'other', result });
     if (result === 'duplicate') req.log.info({ siprecSid: cb.SiprecSid, event: cb.SiprecEvent }, 'repeated status callback acknowledged');
     res.status(204).end();
   };

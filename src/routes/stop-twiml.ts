@@ -1,5 +1,6 @@
 import type { RequestHandler } from 'express';
 import type { Config } from '../config';
+import { keepNumber } from '../domain/privacy';
 import { pickRoute, type Continuation } from '../domain/routing';
 import type { Metrics } from '../metrics';
 import type { Store } from '../store/store';
@@ -36,7 +37,7 @@ export function stopTwimlRoute({ config, store, metrics, clock }: StopTwimlDeps)
     if (names.length > 0) {
       try {
         await store.markStopRequested(
-          { callSid: call.CallSid, accountSid: call.AccountSid, from: null, to: call.To ?? null, direction: null, receivedAt: clock() },
+          { callSid: call.CallSid, accountSid: call.AccountSid, from: null, to: keepNumber(call.To, config.storeCallerNumbers), direction: null, receivedAt: clock() },
           names,
           clock(),
         );

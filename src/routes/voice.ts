@@ -1,6 +1,9 @@
 import type { RequestHandler } from 'express';
 import type { Logger } from 'pino';
+import { ledgerWriteFailedAlert } from '../alerts/messages';
+import type { AlertPolicy } from '../alerts/types';
 import type { Config } from '../config';
+import { keepNumber } from '../domain/privacy';
 import { pickRoute, planSiprec } from '../domain/routing';
 import type { Metrics } from '../metrics';
 import type { Store } from '../store/store';
@@ -14,10 +17,11 @@ export interface VoiceDeps {
   metrics: Metrics;
   logger: Logger;
   clock: () => number;
+  alerts: AlertPolicy;
 }
 
 /** Answers an incoming call with `<Start><Siprec>` for its route, then the route's continuation. */
-export function voiceRoute({ config, store, metrics, clock }: VoiceDeps): RequestHandler {
+export function voiceRoute({ config, store, metrics, clock, alerts }: VoiceDeps): RequestHandler {
   return async function answerCall(req, res) {
     const call = parseTwilioInput(voiceRequestSchema, twilioParams(req), 'voice request');
     const route = pickRoute(config.routes, call.To);
@@ -28,17 +32,28 @@ export function voiceRoute({ config, store, metrics, clock }: VoiceDeps): Reques
         {
           callSid: call.CallSid,
           accountSid: call.AccountSid,
-          from: call.From ?? null,
-          to: call.To ?? null,
+          from: keepNumber(call.From, config.storeCallerNumbers),
+          to: keepNumber(call.To, config.storeCallerNumbers),
           direction: call.Direction ?? null,
           receivedAt: clock(),
         },
-        plan.map((s) => ({ name: s.name, connectorName: s.connectorName, track: s.track, parameters: s.parameters })),
+        plan.map((s, i) => ({
+          name: s.name,
+          connectorName: s.connectorName,
+          track: s.track,
+          // Filled-in values may carry the caller's number; unless numbers are kept, keep the templates.
+          parameters:
+            config.storeCallerNumbers === 'full'
+              ? s.parameters
+              : Object.entries(route.siprec[i]!.parameters).map(([name, value]) => ({ name, value })),
+        })),
       );
     } catch (err) {
       // The call comes first: a caller must never be dropped because the ledger is down.
       metrics.ledgerWriteFailures.inc();
       req.log.error({ err, callSid: call.CallSid }, 'LEDGER WRITE FAILED: call answered but not recorded');
+      // Held in memory: the outbox is a table in the very database that just failed.
+      store.alerts.hold(ledgerWriteFailedAlert({ callSid: call.CallSid, error: err, at: clock() }), alerts.initialState);
     }
     res.type('text/xml').send(twiml);
   };

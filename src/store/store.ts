@@ -1,3 +1,5 @@
+import type { AlertOutbox, AlertPolicy } from '../alerts/types';
+
 /**
  * The ledger's interface. Async so that a PostgreSQL implementation can satisfy it later without
  * changing any route. Returned objects are plain data in API shape: times as ISO 8601 strings,
@@ -105,17 +107,26 @@ export interface PurgeResult {
   calls: number;
   sessions: number;
   events: number;
+  alerts: number;
   batches: number;
 }
 
 export interface Store {
   /** The call and one `requested` session per `<Siprec>`, in one transaction; a repeat changes nothing. */
   recordRequested(call: NewCall, sessions: NewSession[]): Promise<void>;
-  /** Stores a status callback once and re-derives its session from the set of its events. */
-  applyEvent(event: IncomingEvent): Promise<ApplyResult>;
+  /**
+   * Stores a status callback once and re-derives its session from the set of its events. With a
+   * policy, a stored error event raises its alerts in the same transaction: once acknowledged, an
+   * error is never without its alert.
+   */
+  applyEvent(event: IncomingEvent, alerts?: AlertPolicy): Promise<ApplyResult>;
   getCall(callSid: string): Promise<CallDetail | null>;
   listSessions(query: SessionQuery): Promise<{ sessions: SessionListItem[]; nextCursor: string | null }>;
   getStats(now: number): Promise<Stats>;
+  /** Sessions by state: one grouped count, cheap enough for every metrics scrape. */
+  countSessionsByState(): Promise<Record<SessionState, number>>;
+  /** Alerts waiting for delivery, and their history. */
+  readonly alerts: AlertOutbox;
   /** Sessions of the call that are requested or active and not asked to stop. */
   openSessions(callSid: string): Promise<SessionView[]>;
   /** A session started through the REST API, with the SID Twilio returned. */

@@ -34,8 +34,15 @@ describe('retention purge', () => {
   it('deletes calls older than the cutoff with their sessions and events, and touches nothing younger', async () => {
     seed(t, 1200, 120);
     const young = seed(t, 30, 89);
+    const alert = t.db.prepare(`INSERT INTO alert_outbox (kind, dedupe_key, severity, message, occurred_at, state, next_attempt_at, updated_at)
+      VALUES ('siprec-error', ?, 'error', 'm', ?, ?, 0, 0)`);
+    alert.run('old-delivered', Date.now() - 120 * DAY, 'delivered');
+    alert.run('old-gave-up', Date.now() - 120 * DAY, 'gave_up');
+    alert.run('old-pending', Date.now() - 120 * DAY, 'pending');
+    alert.run('young', Date.now() - 89 * DAY, 'delivered');
     const result = await t.store.purgeOlderThan(Date.now() - 90 * DAY, 500);
-    expect(result).toEqual({ calls: 1200, sessions: 1200, events: 2400, batches: 3 });
+    expect(result).toEqual({ calls: 1200, sessions: 1200, events: 2400, alerts: 2, batches: 3 });
+    expect(t.db.prepare('SELECT dedupe_key FROM alert_outbox ORDER BY dedupe_key').all()).toEqual([{ dedupe_key: 'old-pending' }, { dedupe_key: 'young' }]);
     expect(count(t, 'calls')).toBe(30);
     expect(count(t, 'siprec_sessions')).toBe(30);
     expect(count(t, 'siprec_events')).toBe(60);

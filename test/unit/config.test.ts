@@ -42,6 +42,33 @@ describe('loadConfig', () => {
       expect(() => ((config as { port: number }).port = 1)).toThrow(TypeError);
     });
 
+    it('reads the alert settings, with defaults', () => {
+      expect(loadConfig(testEnv(dir)).alerts).toEqual({
+        webhookUrl: undefined,
+        webhookSecret: undefined,
+        startTimeoutSeconds: 30,
+        errorBurstCount: 5,
+        errorBurstMinutes: 5,
+      });
+      const config = loadConfig(
+        testEnv(dir, undefined, {
+          ALERT_WEBHOOK_URL: 'https://hooks.slack.com/services/T0/B0/x',
+          ALERT_WEBHOOK_SECRET: 'sixteen-chars-ok',
+          ALERT_START_TIMEOUT_SECONDS: '45',
+          ALERT_ERROR_BURST_COUNT: '10',
+          ALERT_ERROR_BURST_MINUTES: '15',
+        }),
+      );
+      expect(config.alerts).toEqual({
+        webhookUrl: 'https://hooks.slack.com/services/T0/B0/x',
+        webhookSecret: 'sixteen-chars-ok',
+        startTimeoutSeconds: 45,
+        errorBurstCount: 10,
+        errorBurstMinutes: 15,
+      });
+      expect(Object.isFrozen(config.alerts)).toBe(true);
+    });
+
     it('drops a trailing slash from PUBLIC_BASE_URL and treats empty optionals as unset', () => {
       const config = loadConfig(testEnv(dir, undefined, { PUBLIC_BASE_URL: 'https://x.example.com/', TWILIO_AUTH_TOKEN_SECONDARY: '', PORT: '' }));
       expect(config.publicBaseUrl).toBe('https://x.example.com');
@@ -62,9 +89,18 @@ describe('loadConfig', () => {
       ['PORT', 'abc', /^PORT: /],
       ['LOG_LEVEL', 'loud', /^LOG_LEVEL: /],
       ['TWILIO_API_BASE_URL', 'nope', /^TWILIO_API_BASE_URL: /],
+      ['ADMIN_TOKEN', 'replace-with-at-least-24-random-characters', /^ADMIN_TOKEN: is still the placeholder from \.env\.example/],
+      ['TWILIO_AUTH_TOKEN', 'replace-with-your-auth-token', /^TWILIO_AUTH_TOKEN: is still the placeholder from \.env\.example/],
       ['STORE_CALLER_NUMBERS', 'partial', /^STORE_CALLER_NUMBERS: must be full, masked or none$/],
       ['RETENTION_DAYS', '0', /^RETENTION_DAYS: must be at least 1 day$/],
       ['RETENTION_DAYS', '1.5', /^RETENTION_DAYS: must be a whole number of days$/],
+      ['ALERT_WEBHOOK_URL', 'hooks.slack.com/services/T0/B0/x', /^ALERT_WEBHOOK_URL: must be an absolute http\(s\) URL/],
+      ['ALERT_WEBHOOK_URL', 'ftp://alerts.example.com/hook', /^ALERT_WEBHOOK_URL: must be an absolute http\(s\) URL/],
+      ['ALERT_WEBHOOK_SECRET', 'fifteen-chars..', /^ALERT_WEBHOOK_SECRET: must be at least 16 characters$/],
+      ['ALERT_START_TIMEOUT_SECONDS', '0', /^ALERT_START_TIMEOUT_SECONDS: must be at least 1$/],
+      ['ALERT_START_TIMEOUT_SECONDS', 'soon', /^ALERT_START_TIMEOUT_SECONDS: must be a whole number of seconds$/],
+      ['ALERT_ERROR_BURST_COUNT', '2.5', /^ALERT_ERROR_BURST_COUNT: must be a whole number of errors$/],
+      ['ALERT_ERROR_BURST_MINUTES', '1441', /^ALERT_ERROR_BURST_MINUTES: must be at most 1440$/],
     ])('names %s=%s', (name, value, pattern) => {
       const problems = problemsOf({ ...testEnv(dir), [name]: value });
       expect(problems).toHaveLength(1);
@@ -88,6 +124,12 @@ describe('loadConfig', () => {
       expect(err).toBeInstanceOf(ConfigError);
       expect(err!.message).not.toContain('sekrit');
       expect(err!.message).toContain('TWILIO_API_KEY_SID and TWILIO_API_KEY_SECRET: set both or neither');
+    });
+
+    it('never echoes the alert webhook URL, which is a secret for Slack', () => {
+      const problems = problemsOf({ ...testEnv(dir), ALERT_WEBHOOK_URL: 'hooks.slack.com/services/T0/B0/sekrit' });
+      expect(problems).toHaveLength(1);
+      expect(problems[0]).not.toContain('sekrit');
     });
 
     it('accepts a secondary token for rotation', () => {

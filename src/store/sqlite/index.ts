@@ -1,4 +1,6 @@
 import type Database from 'better-sqlite3';
+import { alertWrites, createSqliteOutbox } from '../../alerts/sqlite-outbox';
+import type { AlertPolicy } from '../../alerts/types';
 import { deriveSession } from '../../domain/sessions';
 import {
   InvalidCursorError,
@@ -88,6 +90,9 @@ export function createSqliteStore(db: Database.Database, options: GroupCommitOpt
   );
 
   const ensureCall = (call: NewCall) => insertCall.run(call);
+  const beat = db.prepare('INSERT INTO readiness (id, checked_at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at');
+  const alerts = alertWrites(db);
+  const countByState = db.prepare('SELECT state, count(*) AS n FROM siprec_sessions GROUP BY state');
 
   const OLDEST = 'SELECT call_sid FROM calls WHERE created_at < @cutoff ORDER BY created_at, call_sid LIMIT @limit';
   const countOldSessions = db.prepare(`SELECT count(*) AS n FROM siprec_sessions WHERE call_sid IN (${OLDEST})`);
@@ -95,6 +100,11 @@ export function createSqliteStore(db: Database.Database, options: GroupCommitOpt
     `SELECT count(*) AS n FROM siprec_events e JOIN siprec_sessions s ON s.id = e.session_id WHERE s.call_sid IN (${OLDEST})`,
   );
   const deleteOldCalls = db.prepare(`DELETE FROM calls WHERE call_sid IN (${OLDEST})`);
+  // Alerts name calls and carry error text: they age out too, once no longer waiting for delivery.
+  const deleteOldAlerts = db.transaction(
+    (cutoff: number) =>
+      db.prepare(`DELETE FROM alert_outbox WHERE occurred_at < ? AND state NOT IN ('pending', 'retrying')`).run(cutoff).changes,
+  );
   // Sessions and events go with their call through ON DELETE CASCADE.
   const purgeBatch = db.transaction((cutoff: number, limit: number) => {
     const sessions = (countOldSessions.get({ cutoff, limit }) as { n: number }).n;
@@ -132,7 +142,7 @@ export function createSqliteStore(db: Database.Database, options: GroupCommitOpt
     return sessionBySid.get(e.siprecSid) as SessionRow;
   };
 
-  const applyEvent = db.transaction((e: IncomingEvent) => {
+  const applyEvent = db.transaction((e: IncomingEvent, policy?: AlertPolicy) => {
     const session = findOrCreateSession(e);
     const inserted = insertEvent.run({
       sessionId: session.id,
@@ -155,6 +165,13 @@ export function createSqliteStore(db: Database.Database, options: GroupCommitOpt
       errorMessage: r.error_message,
     }));
     updateDerived.run({ ...deriveSession(facts), id: session.id, at: e.receivedAt });
+    if (policy && e.event === 'siprec-error') {
+      // Inside this transaction: if the alert cannot be written, neither is the event, and Twilio retries.
+      alerts.onErrorEvent(
+        { callSid: session.call_sid, sessionName: session.name, connectorName: session.connector_name, errorCode: e.errorCode, errorMessage: e.errorMessage, at: e.receivedAt },
+        policy,
+      );
+    }
     return 'stored' as const;
   });
 
@@ -168,7 +185,7 @@ export function createSqliteStore(db: Database.Database, options: GroupCommitOpt
   });
 
   const recordStarted = db.transaction((call: NewCall, session: NewSession, at: number) => {
-    recordRequested(call, [session]);
+    recordRequested({ ...call, receivedAt: at }, [session]);
     return toSessionView(sessionByName.get(call.callSid, session.name) as SessionRow);
   });
 
@@ -249,11 +266,22 @@ export function createSqliteStore(db: Database.Database, options: GroupCommitOpt
       };
     }),
 
+    countSessionsByState: guard('counting sessions', () => {
+      const counts = Object.fromEntries(SESSION_STATES.map((s) => [s, 0])) as Record<SessionState, number>;
+      for (const r of countByState.all() as Array<{ state: SessionState; n: number }>) counts[r.state] = r.n;
+      return counts;
+    }),
+
+    alerts: createSqliteOutbox(db, (work) => writes.run(work)),
+
     purgeOlderThan: async (cutoff: number, batchSize = 500): Promise<PurgeResult> => {
-      const total = { calls: 0, sessions: 0, events: 0, batches: 0 };
+      const total = { calls: 0, sessions: 0, events: 0, alerts: 0, batches: 0 };
       for (;;) {
         const done = await write('purging old calls', purgeBatch)(cutoff, batchSize);
-        if (done.calls === 0) return total;
+        if (done.calls === 0) {
+          total.alerts = await write('purging old alerts', deleteOldAlerts)(cutoff);
+          return total;
+        }
         total.calls += done.calls;
         total.sessions += done.sessions;
         total.events += done.events;
@@ -261,10 +289,9 @@ export function createSqliteStore(db: Database.Database, options: GroupCommitOpt
       }
     },
 
-    // Takes and releases the write lock: a read-only or unreachable file fails here, not on a callback.
-    ping: guard('pinging the database', () => {
-      db.exec('BEGIN IMMEDIATE');
-      db.exec('ROLLBACK');
+    // A real commit, as every acknowledged write needs: a full disk or read-only files fail here.
+    ping: write('pinging the database', () => {
+      beat.run(Date.now());
     }),
     close: async () => {
       // Let writes already accepted reach their commit before the handle goes.

@@ -1,0 +1,207 @@
+import type Database from 'better-sqlite3';
+import { StoreUnavailableError } from '../store/store';
+import { createHeldAlerts, initialStatus } from './held';
+import { errorBurstAlert, siprecErrorAlert, startTimeoutAlert } from './messages';
+import type { Alert, AlertKind, AlertOutbox, AlertPolicy, AlertSeverity, AlertView, DeliveryState, DeliveryStatus, InitialState, NewAlert } from './types';
+
+interface AlertRow {
+  id: number;
+  kind: AlertKind;
+  dedupe_key: string;
+  severity: AlertSeverity;
+  message: string;
+  call_sid: string | null;
+  session_name: string | null;
+  connector_name: string | null;
+  error_code: string | null;
+  error_message: string | null;
+  occurred_at: number;
+  state: DeliveryState;
+  attempts: number;
+  next_attempt_at: number;
+  last_error: string | null;
+  delivered_at: number | null;
+}
+
+const WAITING = "('pending', 'retrying')";
+/** start-timeout looks at sessions of the last day only: older ones are history, not news. */
+const START_TIMEOUT_LOOKBACK_MS = 86_400_000;
+const MAX_START_TIMEOUTS_PER_SCAN = 500;
+
+const toAlert = (r: AlertRow): Alert => ({
+  id: String(r.id),
+  kind: r.kind,
+  dedupeKey: r.dedupe_key,
+  severity: r.severity,
+  message: r.message,
+  callSid: r.call_sid,
+  sessionName: r.session_name,
+  connectorName: r.connector_name,
+  errorCode: r.error_code,
+  errorMessage: r.error_message,
+  at: r.occurred_at,
+  state: r.state,
+  attempts: r.attempts,
+  // The column also holds the claim lease; it means "next attempt" only while the alert waits.
+  nextAttemptAt: r.state === 'pending' || r.state === 'retrying' ? r.next_attempt_at : null,
+  lastError: r.last_error,
+  deliveredAt: r.delivered_at,
+});
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+export const toAlertView = (a: Alert): AlertView => ({
+  id: a.id,
+  kind: a.kind,
+  severity: a.severity,
+  message: a.message,
+  callSid: a.callSid,
+  sessionName: a.sessionName,
+  connectorName: a.connectorName,
+  errorCode: a.errorCode,
+  errorMessage: a.errorMessage,
+  at: new Date(a.at).toISOString(),
+  state: a.state,
+  attempts: a.attempts,
+  lastError: a.lastError,
+  nextAttemptAt: iso(a.nextAttemptAt),
+  deliveredAt: iso(a.deliveredAt),
+  held: a.id.startsWith('held:'),
+});
+
+/** Statements that run inside the ledger's own transactions (the caller holds the write). */
+export function alertWrites(db: Database.Database) {
+  const insert = db.prepare(`INSERT INTO alert_outbox (kind, dedupe_key, severity, message, call_sid, session_name,
+      connector_name, error_code, error_message, occurred_at, state, attempts, next_attempt_at, last_error, delivered_at, updated_at)
+    VALUES (@kind, @dedupeKey, @severity, @message, @callSid, @sessionName, @connectorName, @errorCode, @errorMessage,
+      @at, @state, @attempts, @nextAttemptAt, @lastError, @deliveredAt, @updatedAt)
+    ON CONFLICT (dedupe_key) DO NOTHING`);
+  const errorsOnConnector = db.prepare(`SELECT count(*) AS n FROM siprec_events e JOIN siprec_sessions s ON s.id = e.session_id
+    WHERE e.event = 'siprec-error' AND e.received_at > @since AND s.connector_name = @connectorName`);
+  const burstSince = db.prepare(`SELECT 1 FROM alert_outbox
+    WHERE kind = 'error-burst' AND connector_name = @connectorName AND occurred_at > @since LIMIT 1`);
+
+  /** Adds the alert unless one with its key exists; true when added. */
+  const enqueue = (alert: NewAlert, status: DeliveryStatus, now: number): boolean =>
+    insert.run({ ...alert, ...status, nextAttemptAt: status.nextAttemptAt ?? alert.at, updatedAt: now }).changes > 0;
+
+  return {
+    enqueue,
+    /**
+     * Raises what a just-stored error event calls for: siprec-error once per session, and
+     * error-burst once per connector and window when the connector has had more than the allowed errors.
+     */
+    onErrorEvent(
+      s: { callSid: string; sessionName: string; connectorName: string | null; errorCode: string | null; errorMessage: string | null; at: number },
+      policy: AlertPolicy,
+    ): void {
+      enqueue(siprecErrorAlert(s), initialStatus(policy.initialState, s.at), s.at);
+      if (!s.connectorName) return;
+      const since = s.at - policy.burst.windowMs;
+      const count = (errorsOnConnector.get({ since, connectorName: s.connectorName }) as { n: number }).n;
+      if (count <= policy.burst.count || burstSince.get({ since, connectorName: s.connectorName })) return;
+      const burst = errorBurstAlert({ connectorName: s.connectorName, count, windowMs: policy.burst.windowMs, at: s.at });
+      enqueue(burst, initialStatus(policy.initialState, s.at), s.at);
+    },
+  };
+}
+
+/** Any failure to read or write the outbox means the ledger is unavailable, as for the rest of the store. */
+function unavailable(what: string, err: unknown): StoreUnavailableError {
+  return new StoreUnavailableError(`${what} failed: ${(err as Error).message}`, { cause: err });
+}
+
+/**
+ * The outbox over the ledger's database. `run` is the store's group commit, so outbox writes share
+ * its BEGIN IMMEDIATE … COMMIT (and its fsync) with the ledger's.
+ */
+export function createSqliteOutbox(db: Database.Database, run: <T>(work: () => T) => Promise<T>): AlertOutbox {
+  const held = createHeldAlerts();
+  const writes = alertWrites(db);
+  const read = <T>(what: string, fn: () => T): T => {
+    try {
+      return fn();
+    } catch (err) {
+      throw unavailable(what, err);
+    }
+  };
+  // `work` is a transaction function: inside the group commit it runs as a SAVEPOINT, so a write
+  // that throws halfway rolls back alone instead of committing half its rows with the batch.
+  const write = <T>(what: string, work: () => T): Promise<T> => run(work).catch((err) => Promise.reject(unavailable(what, err)));
+
+  const anyDue = db.prepare(`SELECT 1 FROM alert_outbox WHERE state IN ${WAITING} AND next_attempt_at <= ? LIMIT 1`);
+  const dueRows = db.prepare(`SELECT * FROM alert_outbox WHERE state IN ${WAITING} AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?`);
+  const lease = db.prepare('UPDATE alert_outbox SET next_attempt_at = ? WHERE id = ?');
+  const update = db.prepare(`UPDATE alert_outbox SET state = @state, attempts = @attempts, next_attempt_at = coalesce(@nextAttemptAt, next_attempt_at),
+    last_error = @lastError, delivered_at = @deliveredAt, updated_at = @now WHERE id = @id`);
+  const recent = db.prepare('SELECT * FROM alert_outbox ORDER BY occurred_at DESC, id DESC LIMIT ?');
+  // Uses siprec_sessions_state_created; the NOT EXISTS keeps a scan from rebuilding alerts it already raised.
+  const stuckSessions = db.prepare(`SELECT s.id, s.call_sid, s.name, s.connector_name FROM siprec_sessions s
+    WHERE s.state = 'requested' AND s.created_at >= @since AND s.requested_at <= @cutoff
+      AND NOT EXISTS (SELECT 1 FROM alert_outbox a WHERE a.dedupe_key = 'start-timeout:' || s.call_sid || ':' || s.name)
+    ORDER BY s.created_at, s.id LIMIT ${MAX_START_TIMEOUTS_PER_SCAN}`);
+  const stateOf = db.prepare('SELECT state FROM siprec_sessions WHERE id = ?');
+
+  type Stuck = { id: number; call_sid: string; name: string; connector_name: string | null };
+
+  const moveHeld = db.transaction((items: Alert[], now: number) => {
+    for (const a of items) writes.enqueue(a, a, now);
+  });
+  const claim = db.transaction((now: number, leaseMs: number, limit: number) =>
+    (dueRows.all(now, limit) as AlertRow[]).map((r) => {
+      lease.run(now + leaseMs, r.id);
+      return toAlert(r);
+    }),
+  );
+  const recordStatus = db.transaction((id: string, status: DeliveryStatus, now: number) => {
+    update.run({ ...status, id: Number(id), now });
+  });
+  const raiseFor = db.transaction((stuck: Stuck[], now: number, timeoutMs: number, initialState: InitialState) => {
+    let raised = 0;
+    for (const s of stuck) {
+      // A siprec-started may have been stored since the read: never alert for a session that started.
+      if ((stateOf.get(s.id) as { state: string } | undefined)?.state !== 'requested') continue;
+      const alert = startTimeoutAlert({ callSid: s.call_sid, sessionName: s.name, connectorName: s.connector_name, timeoutMs, at: now });
+      if (writes.enqueue(alert, initialStatus(initialState, now), now)) raised += 1;
+    }
+    return raised;
+  });
+
+  return {
+    hold: (alert, initialState) => held.hold(alert, initialState),
+    dueHeld: (now) => held.due(now),
+    updateHeld: (id, status) => held.update(id, status),
+
+    flushHeld: async (now) => {
+      const items = held.all();
+      if (items.length === 0) return 0;
+      await write('moving held alerts to the outbox', () => moveHeld(items, now));
+      held.remove(items.map((a) => a.id));
+      return items.length;
+    },
+
+    claimDue: async (now, leaseMs, limit) => {
+      // A read first: an idle outbox must not cost a write (and an fsync) every tick.
+      if (!read('reading the outbox', () => anyDue.get(now))) return [];
+      return write('claiming due alerts', () => claim(now, leaseMs, limit));
+    },
+
+    recordAttempt: (id, status, now) => write('recording an alert delivery', () => recordStatus(id, status, now)),
+
+    raiseStartTimeouts: async (now, timeoutMs, initialState) => {
+      const stuck = read('scanning for sessions that never started', () =>
+        stuckSessions.all({ since: now - START_TIMEOUT_LOOKBACK_MS, cutoff: now - timeoutMs }) as Stuck[],
+      );
+      if (stuck.length === 0) return 0;
+      return write('raising start-timeout alerts', () => raiseFor(stuck, now, timeoutMs, initialState));
+    },
+
+    list: async (limit) => {
+      const stored = read('listing alerts', () => (recent.all(limit) as AlertRow[]).map(toAlert));
+      return [...held.all(), ...stored]
+        .sort((a, b) => b.at - a.at)
+        .slice(0, limit)
+        .map(toAlertView);
+    },
+  };
+}

@@ -1,0 +1,41 @@
+import express, { type Router } from 'express';
+import { z } from 'zod';
+import type { Config } from '../config';
+import { HttpError } from '../http/errors';
+import { StoreUnavailableError, type Store } from '../store/store';
+import { parseTwilioInput as parseInput } from './twilio-input';
+
+export interface AlertsApiDeps {
+  config: Config;
+  store: Store;
+}
+
+const alertsQuery = z.strictObject({
+  limit: z.coerce
+    .number({ error: 'limit must be a whole number from 1 to 500' })
+    .int('limit must be a whole number from 1 to 500')
+    .min(1, 'limit must be at least 1')
+    .max(500, 'limit must be at most 500')
+    .default(50),
+});
+
+/** GET /alerts: recent alerts, newest first, with their delivery state (mounted under /api, behind admin auth). */
+export function alertsApiRoutes({ config, store }: AlertsApiDeps): Router {
+  const router = express.Router();
+  const delivery = { configured: Boolean(config.alerts.webhookUrl), signed: Boolean(config.alerts.webhookUrl && config.alerts.webhookSecret) };
+
+  router.get('/alerts', async function listAlerts(req, res) {
+    const { limit } = parseInput(alertsQuery, req.query, 'query');
+    let alerts;
+    try {
+      alerts = await store.alerts.list(limit);
+    } catch (err) {
+      if (err instanceof StoreUnavailableError) throw new HttpError(503, 'the ledger is unavailable; try again shortly', { cause: err });
+      throw err;
+    }
+    res.setHeader('Cache-Control', 'no-store');
+    res.json({ delivery, alerts });
+  });
+
+  return router;
+}

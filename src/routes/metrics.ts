@@ -1,0 +1,61 @@
+import type { Request, RequestHandler } from 'express';
+import type { Logger } from 'pino';
+import type { Metrics } from '../metrics';
+import { SESSION_STATES, type Store } from '../store/store';
+
+/**
+ * Makes `req` remember the full pattern of the route that matched, at the moment it matched.
+ * Reading req.baseUrl + req.route.path at the end is not enough: Express restores req.baseUrl when
+ * an error leaves a mounted router, so a 400 from /twilio/voice would be counted as "/voice".
+ */
+function rememberMatchedRoute(req: Request): () => string | undefined {
+  let route: unknown = (req as { route?: unknown }).route;
+  let pattern: string | undefined;
+  Object.defineProperty(req, 'route', {
+    configurable: true,
+    enumerable: true,
+    get: () => route,
+    set(value: unknown) {
+      route = value;
+      const path = (value as { path?: unknown } | undefined)?.path;
+      pattern = typeof path === 'string' ? `${req.baseUrl}${path}` : undefined;
+    },
+  });
+  return () => pattern;
+}
+
+/** Counts and times every request by its route pattern and status. */
+export function requestMetrics(metrics: Pick<Metrics, 'httpRequests' | 'httpRequestDuration'>): RequestHandler {
+  return function measureRequest(req, res, next) {
+    const endTimer = metrics.httpRequestDuration.startTimer();
+    const matchedRoute = rememberMatchedRoute(req);
+    res.once('finish', () => {
+      const labels = { route: matchedRoute() ?? 'unmatched', method: req.method, status: String(res.statusCode) };
+      metrics.httpRequests.inc(labels);
+      endTimer(labels);
+    });
+    next();
+  };
+}
+
+export interface MetricsRouteDeps {
+  metrics: Metrics;
+  store: Store;
+  logger: Logger;
+}
+
+/** GET /metrics in Prometheus text format; the session gauge is counted now, not kept up to date by every write. */
+export function metricsRoute({ metrics, store, logger }: MetricsRouteDeps): RequestHandler {
+  return async function scrapeMetrics(_req, res) {
+    try {
+      const counts = await store.countSessionsByState();
+      for (const state of SESSION_STATES) metrics.sessions.set({ state }, counts[state]);
+    } catch (err) {
+      // A stale count would look true; no series tells Prometheus the value is unknown.
+      metrics.sessions.reset();
+      logger.warn({ err }, 'sessions gauge left out of this scrape: the ledger cannot be read');
+    }
+    res.setHeader('Cache-Control', 'no-store');
+    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  };
+}

@@ -1,0 +1,81 @@
+import { createServer, type IncomingHttpHeaders } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+
+export interface ReceivedAlert {
+  headers: IncomingHttpHeaders;
+  /** The body exactly as it arrived, for recomputing the signature. */
+  raw: string;
+  json: Record<string, unknown>;
+  /** The status this receiver answered with; 0 when it never answered. */
+  answered: number;
+}
+
+export interface AlertReceiver {
+  url: string;
+  /** Every POST, answered or failed on purpose, in arrival order. */
+  requests: ReceivedAlert[];
+  /** The alerts answered 2xx: what the receiver actually accepted. */
+  accepted(): ReceivedAlert[];
+  /** The next requests are answered with these statuses, in order (0: never answer); after them, as usual. */
+  failNext(...statuses: number[]): void;
+  /** Every request is answered with this status until changed (200 restores normal service). */
+  answerAlways(status: number): void;
+  /** Resolves once `count` alerts were accepted; rejects after `timeoutMs`. */
+  waitForAccepted(count: number, timeoutMs?: number): Promise<ReceivedAlert[]>;
+  close(): Promise<void>;
+}
+
+const STALL = 0;
+
+/** A real webhook receiver on 127.0.0.1 that records what it gets and can fail on purpose. */
+export async function startAlertReceiver(): Promise<AlertReceiver> {
+  const requests: ReceivedAlert[] = [];
+  const queued: number[] = [];
+  let always = 200;
+  const sockets = new Set<Socket>();
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const raw = Buffer.concat(chunks).toString('utf8');
+      const answered = queued.shift() ?? always;
+      let json: Record<string, unknown> = {};
+      try {
+        json = JSON.parse(raw) as Record<string, unknown>;
+      } catch {
+        // Recorded as received; the test's assertions on fields will fail loudly.
+      }
+      requests.push({ headers: req.headers, raw, json, answered });
+      if (answered === STALL) return; // the sender's timeout must end it
+      res.writeHead(answered, { 'Content-Type': 'text/plain' }).end(answered < 300 ? 'ok' : 'failing on purpose');
+    });
+  });
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  const accepted = () => requests.filter((r) => r.answered >= 200 && r.answered < 300);
+
+  return {
+    url: `http://127.0.0.1:${port}/hooks/alerts`,
+    requests,
+    accepted,
+    failNext: (...statuses) => void queued.push(...statuses),
+    answerAlways: (status) => void (always = status),
+    waitForAccepted: async (count, timeoutMs = 10_000) => {
+      const deadline = Date.now() + timeoutMs;
+      while (accepted().length < count) {
+        if (Date.now() > deadline) throw new Error(`alert receiver: ${accepted().length} of ${count} alerts accepted after ${timeoutMs} ms`);
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      return accepted();
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
