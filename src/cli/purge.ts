@@ -1,0 +1,44 @@
+import { parseAge } from '../retention';
+import { createSqliteStore } from '../store/sqlite';
+import { openDatabase } from '../store/sqlite/open';
+import { EXIT, parseCommand, usageError, type CliIo } from './args';
+import { loadCliConfig } from './config';
+
+const spec = {
+  name: 'purge',
+  usage: `Usage: siprec-control purge [--older-than <age>]
+
+Deletes calls received longer ago than <age> (e.g. 90d, 36h) with their SIPREC sessions and events,
+and delivered alerts of the same age, from DATABASE_PATH. Works in batches that each commit on their
+own, so a running server keeps taking callbacks meanwhile. Without --older-than, RETENTION_DAYS is used.
+
+Example:
+  siprec-control purge --older-than 90d`,
+  options: { 'older-than': { type: 'string' } },
+} as const;
+
+export async function run(argv: string[], io: CliIo): Promise<number> {
+  const values = parseCommand(spec, argv, io);
+  if (typeof values === 'number') return values;
+  const loaded = loadCliConfig(io);
+  if (!loaded.ok) {
+    io.err(`configuration has problems:\n${loaded.problems.map((p) => `  - ${p}\n`).join('')}`);
+    return EXIT.failed;
+  }
+  const given = values['older-than'];
+  const ageMs = given !== undefined ? parseAge(given) : loaded.config.retentionDays ? loaded.config.retentionDays * 86_400_000 : null;
+  if (ageMs === null) {
+    return usageError(spec, io, given !== undefined ? `--older-than must be a positive age such as 90d, 36h or 45m, not "${given}"` : 'give --older-than, or set RETENTION_DAYS');
+  }
+  const cutoff = Date.now() - ageMs;
+  const store = createSqliteStore(openDatabase(loaded.config.databasePath));
+  try {
+    const r = await store.purgeOlderThan(cutoff);
+    io.out(
+      `purged ${r.calls} calls, ${r.sessions} sessions, ${r.events} events and ${r.alerts} alerts received before ${new Date(cutoff).toISOString()} (${r.batches} batches)\n`,
+    );
+    return EXIT.ok;
+  } finally {
+    await store.close();
+  }
+}

@@ -1,0 +1,60 @@
+import { openDatabase } from '../../src/store/sqlite/open';
+import { runCli } from '../helpers/cli-process';
+import { TEST_ACCOUNT_SID, tempDir, testEnv, type TempDir } from '../helpers/env';
+import { newCallSid, newSiprecSid } from '../helpers/twilio-requests';
+
+const DAY = 86_400_000;
+
+describe('siprec-control purge', () => {
+  let dir: TempDir;
+  let env: Record<string, string>;
+  beforeEach(() => {
+    dir = tempDir();
+    env = testEnv(dir);
+    const db = openDatabase(env.DATABASE_PATH!);
+    const call = db.prepare('INSERT INTO calls (call_sid, account_sid, created_at) VALUES (?, ?, ?)');
+    const session = db.prepare(`INSERT INTO siprec_sessions (call_sid, name, siprec_sid, state, created_at, updated_at) VALUES (?, 'rec', ?, 'stopped', ?, ?)`);
+    const event = db.prepare(`INSERT INTO siprec_events (session_id, siprec_sid, event, timestamp_raw, received_at, payload) VALUES (?, ?, 'siprec-started', 't', ?, '{}')`);
+    for (const ageDays of [100, 100, 100, 10]) {
+      const at = Date.now() - ageDays * DAY;
+      const callSid = newCallSid();
+      const siprecSid = newSiprecSid();
+      call.run(callSid, TEST_ACCOUNT_SID, at);
+      event.run(session.run(callSid, siprecSid, at, at).lastInsertRowid, siprecSid, at);
+    }
+    db.close();
+  });
+  afterEach(() => dir.remove());
+
+  const remaining = () => {
+    const db = openDatabase(env.DATABASE_PATH!);
+    const n = (t: string) => (db.prepare(`SELECT count(*) AS n FROM ${t}`).get() as { n: number }).n;
+    const counts = [n('calls'), n('siprec_sessions'), n('siprec_events')];
+    db.close();
+    return counts;
+  };
+
+  it('deletes calls older than --older-than with their sessions and events, and keeps younger ones', async () => {
+    const { code, stdout } = await runCli(['purge', '--older-than', '90d'], env, dir.dir);
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/^purged 3 calls, 3 sessions, 3 events and 0 alerts received before \d{4}-/);
+    expect(remaining()).toEqual([1, 1, 1]);
+  });
+
+  it('uses RETENTION_DAYS when no age is given', async () => {
+    const { code } = await runCli(['purge'], { ...env, RETENTION_DAYS: '5' }, dir.dir);
+    expect(code).toBe(0);
+    expect(remaining()).toEqual([0, 0, 0]);
+  });
+
+  it.each([
+    [['purge', '--older-than', 'ninety'], /--older-than must be a positive age such as 90d/],
+    [['purge'], /give --older-than, or set RETENTION_DAYS/],
+    [['purge', '--older', '9d'], /Unknown option/],
+  ])('refuses %j with exit 2 and deletes nothing', async (args, message) => {
+    const { code, stderr } = await runCli(args, env, dir.dir);
+    expect(code).toBe(2);
+    expect(stderr).toMatch(message);
+    expect(remaining()).toEqual([4, 4, 4]);
+  });
+});
