@@ -1,10 +1,13 @@
 import type { Server } from 'node:http';
 import pino, { type Logger } from 'pino';
+import { startAlerts } from './alerts';
 import { createApp } from './app';
 import type { Config } from './config';
 import { createMetrics } from './metrics';
+import { startRetention } from './retention';
 import { createSqliteStore } from './store/sqlite';
 import { openDatabase } from './store/sqlite/open';
+import { createSiprecApi } from './twilio/rest';
 
 export interface RunningServer {
   server: Server;
@@ -20,7 +23,15 @@ export function createLogger(level: string): Logger {
 export async function startServer(config: Config, logger: Logger = createLogger(config.logLevel)): Promise<RunningServer> {
   const db = openDatabase(config.databasePath);
   const store = createSqliteStore(db);
-  const app = createApp({ config, store, logger, metrics: createMetrics() });
+  const siprecApi = createSiprecApi({
+    accountSid: config.twilio.accountSid,
+    authToken: config.twilio.authTokens[0]!,
+    apiKeySid: config.twilio.apiKeySid,
+    apiKeySecret: config.twilio.apiKeySecret,
+    apiBaseUrl: config.twilio.apiBaseUrl,
+  });
+  const metrics = createMetrics();
+  const app = createApp({ config, store, logger, metrics, siprecApi });
   const server = app.listen(config.port, config.host);
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
@@ -29,6 +40,10 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     await store.close();
     throw err;
   });
+  const stopRetention = config.retentionDays
+    ? startRetention({ store, retentionDays: config.retentionDays, logger })
+    : async () => undefined;
+  const stopAlerts = startAlerts({ config, store, logger, metrics });
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
@@ -48,6 +63,9 @@ export async function startServer(config: Config, logger: Logger = createLogger(
           resolve();
         });
         server.closeIdleConnections();
-      }).then(() => store.close())),
+      })
+        .then(stopRetention)
+        .then(stopAlerts)
+        .then(() => store.close())),
   };
 }

@@ -1,0 +1,94 @@
+// The operator API, same origin. Paths are relative so the page also works behind a proxy prefix
+// (https://example.com/siprec/). The browser adds the Basic credentials it was given for this page.
+
+export class ApiError extends Error {
+  constructor(status, message, details) {
+    super(message);
+    this.name = 'ApiError';
+    this.status = status;
+    this.details = Array.isArray(details) ? details : [];
+  }
+}
+
+/** What an operator should do about a failure, in one sentence after the server's own message. */
+export function advice(err) {
+  if (!(err instanceof ApiError)) return 'Reload the page; if it keeps failing, check the browser console.';
+  if (err.status === 0) return 'The server did not answer: check that siprec-control is running and reachable.';
+  if (err.status === 401) return 'Not signed in: reload the page and sign in with any user name and ADMIN_TOKEN as the password.';
+  if (err.status === 429) return 'Too many failed sign-ins from this address: wait a minute; the page keeps trying.';
+  if (err.status === 503) return 'The database is not answering: check the disk and the server log.';
+  if (err.status === 502) return 'Twilio could not be reached: try again in a moment.';
+  if (err.status >= 500) return 'The server failed: see its log for this request.';
+  return '';
+}
+
+function detailLine(d) {
+  if (d === null || typeof d !== 'object') return String(d);
+  if ('twilioCode' in d || 'twilioMessage' in d) {
+    const code = d.twilioCode ? ` ${d.twilioCode}` : '';
+    const status = d.twilioStatus ? ` (HTTP ${d.twilioStatus})` : '';
+    return `Twilio error${code}${status}: ${d.twilioMessage ?? 'no message'}`;
+  }
+  if ('message' in d) return d.path ? `${d.path}: ${d.message}` : String(d.message);
+  return Object.entries(d)
+    .map(([k, v]) => `${k}: ${typeof v === 'object' ? JSON.stringify(v) : String(v)}`)
+    .join(' · ');
+}
+
+/** One line per detail the API sent (validation problems, Twilio's code and message). */
+export function detailLines(err) {
+  return err instanceof ApiError ? err.details.map(detailLine) : [];
+}
+
+async function request(path, { method = 'GET', body } = {}) {
+  let res;
+  try {
+    res = await fetch(path, {
+      method,
+      cache: 'no-store',
+      credentials: 'same-origin',
+      headers: body === undefined ? { accept: 'application/json' } : { accept: 'application/json', 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch {
+    throw new ApiError(0, 'No answer from the server');
+  }
+  const text = await res.text();
+  let data = null;
+  try {
+    data = text ? JSON.parse(text) : null;
+  } catch {
+    // A proxy's HTML error page, say: report the status instead of the body.
+  }
+  if (!res.ok) {
+    const message = data && typeof data.error === 'string' ? data.error : `HTTP ${res.status} ${res.statusText}`.trim();
+    throw new ApiError(res.status, message, data?.details);
+  }
+  return data;
+}
+
+export function listSessions({ state, connectorName, callSid, limit, cursor }) {
+  const q = new URLSearchParams();
+  if (state) q.set('state', state);
+  if (connectorName) q.set('connectorName', connectorName);
+  if (callSid) q.set('callSid', callSid);
+  if (limit) q.set('limit', String(limit));
+  if (cursor) q.set('cursor', cursor);
+  return request(`api/sessions?${q}`);
+}
+
+export const getStats = () => request('api/stats');
+export const getCall = (callSid) => request(`api/calls/${encodeURIComponent(callSid)}`);
+export const startSiprec = (callSid, body) => request(`api/calls/${encodeURIComponent(callSid)}/siprec`, { method: 'POST', body });
+export const stopSiprec = (callSid, name) =>
+  request(`api/calls/${encodeURIComponent(callSid)}/siprec/${encodeURIComponent(name)}/stop`, { method: 'POST' });
+
+/** Readiness is outside /api and answers 503 with a reason when the database cannot take a write. */
+export async function getReady() {
+  try {
+    const res = await fetch('readyz', { cache: 'no-store' });
+    return res.ok;
+  } catch {
+    return null;
+  }
+}
