@@ -26,10 +26,14 @@ export const notFound: RequestHandler = function notFound(req, _res, next) {
   next(new HttpError(404, `no route for ${req.method} ${req.path}`));
 };
 
-/** Express's own parsers throw errors with `status` and `type` (e.g. entity.too.large). */
+/**
+ * Express's body parsers throw http-errors: a 4xx `status`, `expose: true`, and usually a `type`
+ * (entity.too.large); a broken gzip body comes through from zlib with the status but no type.
+ */
 function parserStatus(err: unknown): number | undefined {
-  const e = err as { status?: unknown; type?: unknown };
-  return typeof e?.status === 'number' && typeof e.type === 'string' && e.status >= 400 && e.status < 500 ? e.status : undefined;
+  const e = err as { status?: unknown; type?: unknown; expose?: unknown };
+  const clientError = typeof e?.status === 'number' && e.status >= 400 && e.status < 500;
+  return clientError && (typeof e.type === 'string' || e.expose === true) ? (e.status as number) : undefined;
 }
 
 const PARSER_MESSAGES: Record<string, string> = {
@@ -56,7 +60,7 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       const parsed = parserStatus(err);
       if (parsed !== undefined) {
         status = parsed === 400 && (err as { type?: string }).type === 'parameters.too.many' ? 413 : parsed;
-        body = { error: PARSER_MESSAGES[(err as { type: string }).type] ?? 'request could not be read' };
+        body = { error: PARSER_MESSAGES[String((err as { type?: unknown }).type)] ?? 'request body could not be read' };
       }
     }
     if (status >= 500) log.error({ err, method: req.method, path: req.path }, 'request failed');

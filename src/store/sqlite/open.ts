@@ -59,13 +59,16 @@ export function migrate(db: Database.Database, dir: string): void {
     version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL) STRICT`);
   const migrations = readMigrations(dir);
   const latest = migrations.at(-1)?.version ?? 0;
-  const current = (db.prepare('SELECT max(version) AS v FROM schema_migrations').get() as { v: number | null }).v ?? 0;
+  const applied = () => (db.prepare('SELECT max(version) AS v FROM schema_migrations').get() as { v: number | null }).v ?? 0;
+  const current = applied();
   if (current > latest) throw new SchemaTooNewError(current, latest);
   const record = db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)');
   for (const m of migrations) {
     if (m.version <= current) continue;
     // exec() alone would leave a half-applied file behind on error; the transaction rolls it back.
     db.transaction(() => {
+      // Another process booting beside us may have applied it while we waited for the lock.
+      if (applied() >= m.version) return;
       db.exec(m.sql);
       record.run(m.version, m.name, Date.now());
     }).immediate();
