@@ -66,7 +66,7 @@ describe('the server process', () => {
     }
   });
 
-  it('never logs tokens, signatures or the admin token', async () => {
+  it('never logs tokens, signatures, the admin token or phone numbers', async () => {
     const env = testEnv(dir, undefined, { LOG_LEVEL: 'trace' });
     const server = await startServerProcess(env);
     const form = buildVoiceForm();
@@ -78,5 +78,6 @@ describe('the server process', () => {
     const out = server.output();
     expect(out).toContain('"path":"/twilio/voice"');
     for (const secret of [signature, env.TWILIO_AUTH_TOKEN!, env.ADMIN_TOKEN!]) expect(out).not.toContain(secret);
+    for (const number of [form.From!, form.To!]) expect(out).not.toContain(number.slice(1));
   });
 });
