@@ -3,7 +3,7 @@ import helmet from 'helmet';
 import type { Logger } from 'pino';
 import { alertPolicy } from './alerts';
 import type { Config } from './config';
-import { adminAuth } from './http/admin-auth';
+import { adminAuth, carriesAdminToken } from './http/admin-auth';
 import { authRateLimit } from './http/auth-rate-limit';
 import { errorHandler, HttpError, notFound } from './http/errors';
 import { parseForm, requireForm } from './http/form-body';
@@ -67,7 +67,11 @@ export function createApp(deps: AppDeps): Express {
   app.use('/twilio', twilioRoutes);
 
   // One limiter and one check for every operator surface, so failures anywhere count together.
-  const requireAdmin = express.Router().use(authRateLimit(), adminAuth({ token: config.adminToken }));
+  const isAdmin = carriesAdminToken(config.adminToken);
+  const requireAdmin = express.Router().use(
+    authRateLimit({ isAuthorized: (req) => isAdmin(req.get('authorization')) }),
+    adminAuth({ token: config.adminToken }),
+  );
   app.use(
     '/api',
     requireAdmin,

@@ -45,15 +45,27 @@ export function adminAuth(options: AdminAuthOptions): RequestHandler {
   if (!/^[\x20-\x7e]+$/.test(realm) || realm.includes('"') || realm.includes('\\')) {
     throw new Error('adminAuth realm must be printable ASCII without quotes or backslashes');
   }
-  const expected = sha256(token);
+  const matches = tokenMatcher(token);
   const challenge = { 'WWW-Authenticate': `Basic realm="${realm}", charset="UTF-8"` };
 
   return function requireAdmin(req, _res, next) {
     const presented = presentedSecret(req.get('authorization'));
     if ('problem' in presented) throw new HttpError(401, presented.problem, { headers: challenge });
-    if (!timingSafeEqual(sha256(presented.secret), expected)) {
-      throw new HttpError(401, 'invalid credentials', { headers: challenge });
-    }
+    if (!matches(presented.secret)) throw new HttpError(401, 'invalid credentials', { headers: challenge });
     next();
+  };
+}
+
+function tokenMatcher(token: string): (secret: string) => boolean {
+  const expected = sha256(token);
+  return (secret) => timingSafeEqual(sha256(secret), expected);
+}
+
+/** True when the Authorization header carries the token; for the rate limiter, which must not count operators. */
+export function carriesAdminToken(token: string): (authorization: string | undefined) => boolean {
+  const matches = tokenMatcher(token);
+  return (authorization) => {
+    const presented = presentedSecret(authorization);
+    return 'secret' in presented && matches(presented.secret);
   };
 }

@@ -1,25 +1,26 @@
-import type { RequestHandler } from 'express';
+import type { Request, RequestHandler } from 'express';
 import { rateLimit } from 'express-rate-limit';
 import { HttpError } from './errors';
 
 export interface AuthRateLimitOptions {
+  /** Requests carrying valid credentials are never counted nor refused. */
+  isAuthorized: (req: Request) => boolean;
   /** Failed requests an address may make per window before it is refused. */
   maxFailures?: number;
   windowMs?: number;
 }
 
 /**
- * Slows token guessing: an address that fails authentication `maxFailures` times within the window
- * gets 429 until the window passes. Only failures count (successful requests are not), and the count
- * is per address, so an operator elsewhere with the right token is never locked out.
+ * Slows token guessing: an address that presents wrong credentials `maxFailures` times within the
+ * window gets 429 for the rest of it. Requests with the right token are skipped before counting (not
+ * counted on arrival and refunded later, which let a page's burst of parallel requests trip the
+ * limit), so an operator is never locked out, whatever address they share with a guesser.
  */
-export function authRateLimit({ maxFailures = 10, windowMs = 60_000 }: AuthRateLimitOptions = {}): RequestHandler {
+export function authRateLimit({ isAuthorized, maxFailures = 10, windowMs = 60_000 }: AuthRateLimitOptions): RequestHandler {
   return rateLimit({
     windowMs,
     limit: maxFailures,
-    // Only refused credentials count: an operator's 404s and 409s are not guesses.
-    requestWasSuccessful: (_req, res) => res.statusCode !== 401,
-    skipSuccessfulRequests: true,
+    skip: isAuthorized,
     standardHeaders: 'draft-7',
     legacyHeaders: false,
     handler: (_req, _res, next, options) => {
