@@ -7,7 +7,7 @@ import { createMetrics } from './metrics';
 import { startRetention } from './retention';
 import { createSqliteStore } from './store/sqlite';
 import { openDatabase } from './store/sqlite/open';
-import { createSiprecApi } from './twilio/rest';
+import { siprecApiFromConfig } from './twilio/rest';
 
 export interface RunningServer {
   server: Server;
@@ -23,13 +23,7 @@ export function createLogger(level: string): Logger {
 export async function startServer(config: Config, logger: Logger = createLogger(config.logLevel)): Promise<RunningServer> {
   const db = openDatabase(config.databasePath);
   const store = createSqliteStore(db);
-  const siprecApi = createSiprecApi({
-    accountSid: config.twilio.accountSid,
-    authToken: config.twilio.authTokens[0]!,
-    apiKeySid: config.twilio.apiKeySid,
-    apiKeySecret: config.twilio.apiKeySecret,
-    apiBaseUrl: config.twilio.apiBaseUrl,
-  });
+  const siprecApi = siprecApiFromConfig(config.twilio);
   const metrics = createMetrics();
   const app = createApp({ config, store, logger, metrics, siprecApi });
   const server = app.listen(config.port, config.host);

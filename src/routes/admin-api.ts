@@ -14,7 +14,8 @@ import {
 } from '../store/store';
 import { MAX_REST_PARAMETERS, TwilioApiError, type SiprecApi } from '../twilio/rest';
 import { statusCallbackUrl } from '../twilio/twiml';
-import { CALL_SID, parseTwilioInput as parseInput } from './twilio-input';
+import { pageLimit, parseInput } from './input';
+import { CALL_SID } from './twilio-input';
 
 export interface AdminApiDeps {
   config: Config;
@@ -39,12 +40,7 @@ const sessionsQuery = z.strictObject({
   state: z.enum(SESSION_STATES, { error: `state must be one of ${SESSION_STATES.join(', ')}` }).optional(),
   callSid: z.string({ error: 'callSid must be given once' }).regex(CALL_SID, 'callSid must be CA followed by 32 lowercase hex digits').optional(),
   connectorName: z.string({ error: 'connectorName must be given once' }).min(1).max(128).optional(),
-  limit: z.coerce
-    .number({ error: 'limit must be a whole number from 1 to 500' })
-    .int('limit must be a whole number from 1 to 500')
-    .min(1, 'limit must be at least 1')
-    .max(500, 'limit must be at most 500')
-    .default(50),
+  limit: pageLimit,
   cursor: z.string({ error: 'cursor must be given once' }).min(1).max(200, 'cursor is not valid').optional(),
 });
 

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { Config } from '../config';
 import { HttpError } from '../http/errors';
 import { StoreUnavailableError, type Store } from '../store/store';
-import { parseTwilioInput as parseInput } from './twilio-input';
+import { pageLimit, parseInput } from './input';
 
 export interface AlertsApiDeps {
   config: Config;
@@ -11,12 +11,7 @@ export interface AlertsApiDeps {
 }
 
 const alertsQuery = z.strictObject({
-  limit: z.coerce
-    .number({ error: 'limit must be a whole number from 1 to 500' })
-    .int('limit must be a whole number from 1 to 500')
-    .min(1, 'limit must be at least 1')
-    .max(500, 'limit must be at most 500')
-    .default(50),
+  limit: pageLimit,
 });
 
 /** GET /alerts: recent alerts, newest first, with their delivery state (mounted under /api, behind admin auth). */

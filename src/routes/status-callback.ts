@@ -6,7 +6,8 @@ import { HttpError } from '../http/errors';
 import type { Metrics } from '../metrics';
 import { StoreUnavailableError, type Store } from '../store/store';
 import { twilioParams } from '../twilio/signature';
-import { parseTwilioInput, statusCallbackSchema } from './twilio-input';
+import { statusCallbackSchema } from './twilio-input';
+import { parseInput } from './input';
 
 export interface StatusCallbackDeps {
   store: Store;
@@ -24,7 +25,7 @@ export interface StatusCallbackDeps {
 export function statusCallbackRoute({ store, clock, storeCallerNumbers, metrics, alerts }: StatusCallbackDeps): RequestHandler {
   return async function recordStatusCallback(req, res) {
     const params = twilioParams(req);
-    const cb = parseTwilioInput(statusCallbackSchema, params, 'status callback');
+    const cb = parseInput(statusCallbackSchema, params, 'status callback');
     const known = (KNOWN_EVENTS as readonly string[]).includes(cb.SiprecEvent);
     if (!known) {
       // Twilio may add events: keep it, change no state, and make it visible.

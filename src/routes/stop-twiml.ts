@@ -6,7 +6,8 @@ import type { Metrics } from '../metrics';
 import type { Store } from '../store/store';
 import { twilioParams } from '../twilio/signature';
 import { buildStopTwiml } from '../twilio/twiml';
-import { callRequestSchema, parseTwilioInput, stopQuerySchema } from './twilio-input';
+import { callRequestSchema, stopQuerySchema } from './twilio-input';
+import { parseInput } from './input';
 
 export interface StopTwimlDeps {
   config: Config;
@@ -21,8 +22,8 @@ export interface StopTwimlDeps {
  */
 export function stopTwimlRoute({ config, store, metrics, clock }: StopTwimlDeps): RequestHandler {
   return async function stopSiprecTwiml(req, res) {
-    const query = parseTwilioInput(stopQuerySchema, req.query, 'query');
-    const call = parseTwilioInput(callRequestSchema, twilioParams(req), 'stop request');
+    const query = parseInput(stopQuerySchema, req.query, 'query');
+    const call = parseInput(callRequestSchema, twilioParams(req), 'stop request');
     let known = null;
     try {
       known = await store.getCall(call.CallSid);

@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { HttpError } from '../http/errors';
 
 export const CALL_SID = /^CA[0-9a-f]{32}$/;
 export const ACCOUNT_SID = /^AC[0-9a-f]{32}$/;
@@ -17,15 +16,6 @@ export const voiceRequestSchema = z.looseObject({
   ForwardedFrom: single('ForwardedFrom').optional(),
 });
 export type VoiceRequest = z.infer<typeof voiceRequestSchema>;
-
-/** Parses Twilio's parameters or throws a 400 naming each bad field. */
-export function parseTwilioInput<T>(schema: z.ZodType<T>, input: unknown, what: string): T {
-  const parsed = schema.safeParse(input);
-  if (parsed.success) return parsed.data;
-  throw new HttpError(400, `${what} is malformed`, {
-    details: parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })),
-  });
-}
 
 export const SIPREC_SID = /^SR[0-9a-f]{32}$/;
 const NO_CONTROL = /^[^\u0000-\u001f\u007f]*$/;

@@ -9,7 +9,8 @@ import type { Metrics } from '../metrics';
 import type { Store } from '../store/store';
 import { twilioParams } from '../twilio/signature';
 import { buildStartTwiml } from '../twilio/twiml';
-import { parseTwilioInput, voiceRequestSchema } from './twilio-input';
+import { voiceRequestSchema } from './twilio-input';
+import { parseInput } from './input';
 
 export interface VoiceDeps {
   config: Config;
@@ -23,7 +24,7 @@ export interface VoiceDeps {
 /** Answers an incoming call with `<Start><Siprec>` for its route, then the route's continuation. */
 export function voiceRoute({ config, store, metrics, clock, alerts }: VoiceDeps): RequestHandler {
   return async function answerCall(req, res) {
-    const call = parseTwilioInput(voiceRequestSchema, twilioParams(req), 'voice request');
+    const call = parseInput(voiceRequestSchema, twilioParams(req), 'voice request');
     const route = pickRoute(config.routes, call.To);
     const plan = planSiprec(route, call);
     const twiml = buildStartTwiml(plan, route.then, config.publicBaseUrl);

@@ -1,5 +1,6 @@
 import twilio from 'twilio';
 import type { SiprecListInstanceCreateOptions } from 'twilio/lib/rest/api/v2010/account/call/siprec';
+import type { Config } from '../config';
 import type { Track } from '../domain/routing';
 
 export interface SiprecStartOptions {
@@ -152,4 +153,15 @@ export function createSiprecApi(options: SiprecApiOptions): SiprecApi {
     },
     stop: (callSid, nameOrSid) => call(async () => resource(await client.calls(callSid).siprec(nameOrSid).update({ status: 'stopped' }))),
   };
+}
+
+/** The REST client for the configured account: the primary token, or the API key when one is set. */
+export function siprecApiFromConfig(twilio: Config['twilio']): SiprecApi {
+  return createSiprecApi({
+    accountSid: twilio.accountSid,
+    authToken: twilio.authTokens[0]!,
+    apiKeySid: twilio.apiKeySid,
+    apiKeySecret: twilio.apiKeySecret,
+    apiBaseUrl: twilio.apiBaseUrl,
+  });
 }

@@ -7,7 +7,7 @@ import { createMetrics, type Metrics } from '../../src/metrics';
 import { createSqliteStore } from '../../src/store/sqlite';
 import { openDatabase, type OpenOptions } from '../../src/store/sqlite/open';
 import type { Store } from '../../src/store/store';
-import { createSiprecApi, type SiprecApi } from '../../src/twilio/rest';
+import { siprecApiFromConfig, type SiprecApi } from '../../src/twilio/rest';
 import { DEFAULT_TEST_ROUTES, TEST_PUBLIC_BASE_URL, tempDir, testEnv, type TempDir } from './env';
 import { sign } from './twilio-requests';
 import type Database from 'better-sqlite3';
@@ -48,13 +48,7 @@ export function createTestApp(options: TestAppOptions = {}): TestApp {
   const db = openDatabase(config.databasePath, options.db);
   const store = createSqliteStore(db);
   const metrics = createMetrics();
-  const siprecApi = createSiprecApi({
-    accountSid: config.twilio.accountSid,
-    authToken: config.twilio.authTokens[0]!,
-    apiKeySid: config.twilio.apiKeySid,
-    apiKeySecret: config.twilio.apiKeySecret,
-    apiBaseUrl: config.twilio.apiBaseUrl,
-  });
+  const siprecApi = siprecApiFromConfig(config.twilio);
   const app = createApp({ config, store, metrics, siprecApi, logger: pino({ level: 'silent' }), clock: options.clock });
   const base = config.publicBaseUrl;
   return {
