@@ -4,20 +4,17 @@ import type { AlertPolicy } from '../../alerts/types';
 import { deriveSession } from '../../domain/sessions';
 import {
   InvalidCursorError,
-  SESSION_STATES,
   StoreUnavailableError,
   type IncomingEvent,
   type NewCall,
   type NewSession,
   type PurgeResult,
   type SessionQuery,
-  type SessionState,
   type Store,
 } from '../store';
 import {
   decodeCursor,
   encodeCursor,
-  iso,
   toCallView,
   toEventView,
   toSessionListItem,
@@ -27,6 +24,7 @@ import {
   type SessionRow,
 } from './rows';
 import { createGroupCommit, type GroupCommitOptions } from './group-commit';
+import { createStatsQueries } from './stats';
 
 const OPEN_STATES = "('requested', 'active')";
 
@@ -92,7 +90,7 @@ export function createSqliteStore(db: Database.Database, options: GroupCommitOpt
   const ensureCall = (call: NewCall) => insertCall.run(call);
   const beat = db.prepare('INSERT INTO readiness (id, checked_at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at');
   const alerts = alertWrites(db);
-  const countByState = db.prepare('SELECT state, count(*) AS n FROM siprec_sessions GROUP BY state');
+  const stats = createStatsQueries(db);
 
   const OLDEST = 'SELECT call_sid FROM calls WHERE created_at < @cutoff ORDER BY created_at, call_sid LIMIT @limit';
   const countOldSessions = db.prepare(`SELECT count(*) AS n FROM siprec_sessions WHERE call_sid IN (${OLDEST})`);
@@ -235,42 +233,8 @@ export function createSqliteStore(db: Database.Database, options: GroupCommitOpt
       return { sessions: page.map(toSessionListItem), nextCursor: rows.length > q.limit && last ? encodeCursor(last) : null };
     }),
 
-    getStats: guard('computing stats', (now: number) => {
-      const sessionsByState = Object.fromEntries(SESSION_STATES.map((s) => [s, 0])) as Record<SessionState, number>;
-      for (const r of db.prepare('SELECT state, count(*) AS n FROM siprec_sessions GROUP BY state').all() as Array<{ state: SessionState; n: number }>) {
-        sessionsByState[r.state] = r.n;
-      }
-      const count = (sql: string, ...args: unknown[]) => (db.prepare(sql).get(...args) as { n: number }).n;
-      const hourAgo = now - 3_600_000;
-      const latest = db
-        .prepare(
-          `SELECT s.call_sid, s.name, s.connector_name, e.error_code, e.error_message, e.received_at
-           FROM siprec_events e JOIN siprec_sessions s ON s.id = e.session_id
-           WHERE e.event = 'siprec-error' ORDER BY e.received_at DESC LIMIT 5`,
-        )
-        .all() as Array<{ call_sid: string; name: string; connector_name: string | null; error_code: string | null; error_message: string | null; received_at: number }>;
-      return {
-        sessionsByState,
-        eventsLastHour: count('SELECT count(*) AS n FROM siprec_events WHERE received_at >= ?', hourAgo),
-        eventsLastDay: count('SELECT count(*) AS n FROM siprec_events WHERE received_at >= ?', now - 86_400_000),
-        startedLastHour: count(`SELECT count(*) AS n FROM siprec_events WHERE event = 'siprec-started' AND received_at >= ?`, hourAgo),
-        failedLastHour: count(`SELECT count(*) AS n FROM siprec_events WHERE event = 'siprec-error' AND received_at >= ?`, hourAgo),
-        latestErrors: latest.map((r) => ({
-          callSid: r.call_sid,
-          name: r.name,
-          connectorName: r.connector_name,
-          errorCode: r.error_code,
-          errorMessage: r.error_message,
-          at: iso(r.received_at) as string,
-        })),
-      };
-    }),
-
-    countSessionsByState: guard('counting sessions', () => {
-      const counts = Object.fromEntries(SESSION_STATES.map((s) => [s, 0])) as Record<SessionState, number>;
-      for (const r of countByState.all() as Array<{ state: SessionState; n: number }>) counts[r.state] = r.n;
-      return counts;
-    }),
+    getStats: guard('computing stats', stats.getStats),
+    countSessionsByState: guard('counting sessions', stats.countSessionsByState),
 
     alerts: createSqliteOutbox(db, (work) => writes.run(work)),
 
