@@ -91,6 +91,7 @@ export function createSqliteStore(db: Database.Database, options: GroupCommitOpt
   const beat = db.prepare('INSERT INTO readiness (id, checked_at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at');
   const alerts = alertWrites(db);
   const stats = createStatsQueries(db);
+  const listings = new Map<string, Database.Statement>();
 
   const OLDEST = 'SELECT call_sid FROM calls WHERE created_at < @cutoff ORDER BY created_at, call_sid LIMIT @limit';
   const countOldSessions = db.prepare(`SELECT count(*) AS n FROM siprec_sessions WHERE call_sid IN (${OLDEST})`);
@@ -222,12 +223,12 @@ export function createSqliteStore(db: Database.Database, options: GroupCommitOpt
         params.cursorAt = c.createdAt;
         params.cursorId = c.id;
       }
-      const rows = db
-        .prepare(
-          `SELECT s.*, c.from_number, c.to_number FROM siprec_sessions s JOIN calls c ON c.call_sid = s.call_sid
-           ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY s.created_at DESC, s.id DESC LIMIT @limit`,
-        )
-        .all(params) as Array<SessionRow & { from_number: string | null; to_number: string | null }>;
+      const sql = `SELECT s.*, c.from_number, c.to_number FROM siprec_sessions s JOIN calls c ON c.call_sid = s.call_sid
+           ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY s.created_at DESC, s.id DESC LIMIT @limit`;
+      // At most 16 shapes (each filter on or off): prepare each once, not per request.
+      let listing = listings.get(sql);
+      if (!listing) listings.set(sql, (listing = db.prepare(sql)));
+      const rows = listing.all(params) as Array<SessionRow & { from_number: string | null; to_number: string | null }>;
       const page = rows.slice(0, q.limit);
       const last = page.at(-1);
       return { sessions: page.map(toSessionListItem), nextCursor: rows.length > q.limit && last ? encodeCursor(last) : null };
