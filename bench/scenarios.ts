@@ -1,0 +1,129 @@
+import type autocannon from 'autocannon';
+import { runLoad, summarize, type RunSample, type Summary } from './load';
+import type { BenchOptions, ScenarioId } from './options';
+import { peakRssMb, rssMb } from './proc';
+import type { ServerHandle, ServerKind } from './servers';
+
+/** One kind of request a server is driven with, e.g. "GET /api/stats". */
+export interface Target {
+  name: string;
+  /** Called per run: autocannon keeps per-run state in the request objects. */
+  requests: () => autocannon.Request[];
+}
+
+export interface ScenarioPlan {
+  id: ScenarioId;
+  title: string;
+  baseline: Target;
+  siprec: Target[];
+  /**
+   * Also measure with one connection at a light rate: the latency of a request on its own, with no
+   * queue in front of it (what an operator's page sees), besides the latency under load.
+   */
+  singleClient?: boolean;
+}
+
+export const SINGLE_CLIENT_RATE = 50;
+
+export interface TargetResult {
+  server: ServerKind;
+  target: string;
+  saturated: Summary;
+  fixedRate: Summary;
+  singleClient?: Summary;
+}
+
+export interface ScenarioResult {
+  id: ScenarioId;
+  title: string;
+  results: TargetResult[];
+  /** RSS right after start-up: the code's fixed cost, before any load. */
+  startRssMb: Record<ServerKind, number>;
+  peakRssMb: Record<ServerKind, number>;
+}
+
+type Log = (line: string) => void;
+const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const f1 = (x: number) => x.toFixed(1);
+
+/**
+ * Drives both servers of one scenario: warm-up (discarded), then rounds at saturation and rounds at
+ * the fixed rate, each round baseline first then siprec-control (A B A B), so that drift of the
+ * machine (thermal, page cache, another tenant) falls on both alike.
+ */
+export async function runScenario(plan: ScenarioPlan, servers: Record<ServerKind, ServerHandle>, opts: BenchOptions, log: Log): Promise<ScenarioResult> {
+  const order: Array<[ServerKind, Target[]]> = [
+    ['baseline', [plan.baseline]],
+    ['siprec-control', plan.siprec],
+  ];
+  // The operator API has three queries: each gets half the time, or the run would outgrow its budget.
+  const share = (s: number) => (plan.siprec.length > 1 ? Math.max(2, s / 2) : s);
+  type Mode = 'saturated' | 'fixedRate' | 'singleClient';
+  const modes: Array<{ mode: Mode; label: string; seconds: number; connections: number; rate?: number }> = [
+    { mode: 'saturated', label: 'saturated', seconds: share(opts.seconds), connections: opts.connections },
+    { mode: 'fixedRate', label: `-R ${opts.rate}`, seconds: share(opts.rateSeconds), connections: opts.connections, rate: opts.rate },
+  ];
+  if (plan.singleClient) {
+    modes.push({ mode: 'singleClient', label: `1 conn -R ${SINGLE_CLIENT_RATE}`, seconds: share(opts.rateSeconds), connections: 1, rate: SINGLE_CLIENT_RATE });
+  }
+  const samples = new Map<string, Record<Mode, RunSample[]>>();
+  const bucket = (server: ServerKind, target: string) => {
+    const key = `${server}\u0000${target}`;
+    if (!samples.has(key)) samples.set(key, { saturated: [], fixedRate: [], singleClient: [] });
+    return samples.get(key)!;
+  };
+  const startRssMb = { baseline: rssMb(servers.baseline.pid), 'siprec-control': rssMb(servers['siprec-control'].pid) };
+
+  const drive = async (server: ServerKind, target: Target, seconds: number, connections = opts.connections, overallRate?: number) => {
+    const handle = servers[server];
+    const sample = await runLoad({ url: handle.url, requests: target.requests(), connections, seconds, overallRate, serverPid: handle.pid });
+    try {
+      peakRssMb(handle.pid);
+    } catch {
+      throw new Error(`${server} died during "${target.name}":\n${handle.output()}`);
+    }
+    await pause(250);
+    return sample;
+  };
+
+  for (const [server, targets] of order) for (const t of targets) await drive(server, t, opts.warmupSeconds);
+  log(`[${plan.id}] warmed up; ${opts.rounds} rounds of each: ${modes.map((m) => m.label).join(', ')}`);
+
+  for (const m of modes) {
+    for (let round = 1; round <= opts.rounds; round++) {
+      for (const [server, targets] of order) {
+        for (const t of targets) {
+          const s = await drive(server, t, m.seconds, m.connections, m.rate);
+          bucket(server, t.name)[m.mode].push(s);
+          const one = summarize([s]);
+          const bad = one.non2xx + one.errors > 0 ? `  non-2xx ${one.non2xx} errors ${one.errors} ${JSON.stringify(one.statusCounts)}` : '';
+          log(
+            `[${plan.id}] ${m.label} round ${round} ${server.padEnd(14)} ${t.name.padEnd(24)} ` +
+              `${f1(one.rps).padStart(8)} req/s  p50 ${f1(one.p50)} p99 ${f1(one.p99)} ms  server CPU ${f1(one.serverCpuPct)} %  client ${f1(one.clientCpuPct)} %  other ${f1(one.otherCpuPct)} %${bad}`,
+          );
+        }
+      }
+    }
+  }
+
+  const results: TargetResult[] = [];
+  for (const [server, targets] of order) {
+    for (const t of targets) {
+      const b = bucket(server, t.name);
+      results.push({
+        server,
+        target: t.name,
+        saturated: summarize(b.saturated),
+        fixedRate: summarize(b.fixedRate),
+        ...(plan.singleClient ? { singleClient: summarize(b.singleClient) } : {}),
+      });
+    }
+  }
+  return {
+    id: plan.id,
+    title: plan.title,
+    results,
+    startRssMb,
+    peakRssMb: { baseline: peakRssMb(servers.baseline.pid), 'siprec-control': peakRssMb(servers['siprec-control'].pid) },
+  };
+}
