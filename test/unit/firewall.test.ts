@@ -1,11 +1,14 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { planFirewall, renderFirewall, UnknownEdgeError } from '../../src/domain/firewall';
 import { EDGES, MEDIA, SIGNALING_PORTS, SIGNALING_REGIONS } from '../../src/domain/twilio-ranges';
 
-// In CI a copy of shared/ sits beside the clone, as it does beside /work/main here.
+// The product's source page, kept in the repo so the test runs on any checkout; where the team's
+// shared/ folder sits beside the checkout, the copy must still match it (see the last test).
 const repoRoot = path.join(__dirname, '..', '..');
-const reference = readFileSync(path.join(repoRoot, '..', 'shared', 'reference', 'twilio-siprec-twiml.txt'), 'utf8');
+const REFERENCE = path.join(repoRoot, 'docs', 'reference', 'twilio-siprec-twiml.txt');
+const SHARED_REFERENCE = path.join(repoRoot, '..', 'shared', 'reference', 'twilio-siprec-twiml.txt');
+const reference = readFileSync(REFERENCE, 'utf8');
 
 // No trailing \b: the scraped media table runs the CIDR into the port column ("…/1810,000 - 60,000").
 const CIDR = /(\d{1,3}(?:\.\d{1,3}){3})\/(3[0-2]|[12]?\d)/g;
@@ -163,5 +166,12 @@ describe('renderFirewall', () => {
     ]);
     expect(body.media).toEqual({ cidr: '168.86.128.0/18', protocol: 'udp', sourcePorts: { from: 10000, to: 60000 } });
     expect(body.rules).toHaveLength(3);
+  });
+});
+
+describe('the reference page kept in docs/reference', () => {
+  it('is the team\'s shared copy, where that is present beside the checkout', () => {
+    const shared = existsSync(SHARED_REFERENCE) ? readFileSync(SHARED_REFERENCE, 'utf8') : reference;
+    expect(reference).toBe(shared);
   });
 });
