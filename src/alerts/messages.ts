@@ -86,8 +86,8 @@ export function errorBurstAlert(s: { connectorName: string; count: number; windo
 // Slack reads <…> as links and mentions (<!channel>); its docs ask for these three escaped.
 const slackEscape = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
-/** The JSON body sent to ALERT_WEBHOOK_URL; `text` is what a Slack or Teams incoming webhook shows. */
-export function alertPayload(a: NewAlert | Alert) {
+/** What an alert says, as both the webhook body and the operator API show it. */
+export function alertFields(a: NewAlert | Alert) {
   return {
     kind: a.kind,
     severity: a.severity,
@@ -98,6 +98,10 @@ export function alertPayload(a: NewAlert | Alert) {
     errorCode: a.errorCode,
     errorMessage: a.errorMessage,
     at: new Date(a.at).toISOString(),
-    text: slackEscape(`[siprec-control] ${a.severity.toUpperCase()} ${a.kind}: ${a.message}`),
   };
+}
+
+/** The JSON body sent to ALERT_WEBHOOK_URL; `text` is what a Slack or Teams incoming webhook shows. */
+export function alertPayload(a: NewAlert | Alert) {
+  return { ...alertFields(a), text: slackEscape(`[siprec-control] ${a.severity.toUpperCase()} ${a.kind}: ${a.message}`) };
 }

@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 import { StoreUnavailableError } from '../store/store';
 import { createHeldAlerts, initialStatus } from './held';
-import { errorBurstAlert, siprecErrorAlert, startTimeoutAlert } from './messages';
+import { alertFields, errorBurstAlert, siprecErrorAlert, startTimeoutAlert } from './messages';
 import type { Alert, AlertKind, AlertOutbox, AlertPolicy, AlertSeverity, AlertView, DeliveryState, DeliveryStatus, InitialState, NewAlert } from './types';
 
 interface AlertRow {
@@ -52,15 +52,7 @@ const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOStrin
 
 export const toAlertView = (a: Alert): AlertView => ({
   id: a.id,
-  kind: a.kind,
-  severity: a.severity,
-  message: a.message,
-  callSid: a.callSid,
-  sessionName: a.sessionName,
-  connectorName: a.connectorName,
-  errorCode: a.errorCode,
-  errorMessage: a.errorMessage,
-  at: new Date(a.at).toISOString(),
+  ...alertFields(a),
   state: a.state,
   attempts: a.attempts,
   lastError: a.lastError,

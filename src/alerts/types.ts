@@ -46,16 +46,8 @@ export interface Alert extends NewAlert, DeliveryStatus {
 }
 
 /** An alert as the operator API shows it: times as ISO 8601, absent values null. */
-export interface AlertView {
+export interface AlertView extends Omit<NewAlert, 'dedupeKey' | 'at'> {
   id: string;
-  kind: AlertKind;
-  severity: AlertSeverity;
-  message: string;
-  callSid: string | null;
-  sessionName: string | null;
-  connectorName: string | null;
-  errorCode: string | null;
-  errorMessage: string | null;
   at: string;
   state: DeliveryState;
   attempts: number;
