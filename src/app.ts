@@ -1,13 +1,14 @@
-import express, { type Express } from 'express';
+import type { RequestListener } from 'node:http';
+import express from 'express';
 import helmet from 'helmet';
 import type { Logger } from 'pino';
 import { alertPolicy } from './alerts';
 import type { Config } from './config';
 import { adminAuth, carriesAdminToken } from './http/admin-auth';
 import { authRateLimit } from './http/auth-rate-limit';
-import { errorHandler, HttpError, notFound } from './http/errors';
-import { parseForm, requireForm } from './http/form-body';
+import { errorHandler, notFound } from './http/errors';
 import { requestLog } from './http/request-log';
+import { isTwilioPath, twilioWebhooks } from './http/twilio-webhooks';
 import { instrumentSiprecApi, type Metrics } from './metrics';
 import { adminApiRoutes } from './routes/admin-api';
 import { alertsApiRoutes } from './routes/alerts-api';
@@ -19,7 +20,7 @@ import { stopTwimlRoute } from './routes/stop-twiml';
 import { voiceRoute } from './routes/voice';
 import type { Store } from './store/store';
 import type { SiprecApi } from './twilio/rest';
-import { twilioSignature } from './twilio/signature';
+import { twilioSignatureGate } from './twilio/signature';
 
 export interface AppDeps {
   config: Config;
@@ -30,14 +31,11 @@ export interface AppDeps {
   clock?: () => number;
 }
 
-const onlyGetAndPost: express.RequestHandler = function onlyGetAndPost(req, res, next) {
-  if (req.method === 'GET' || req.method === 'POST') return next();
-  res.setHeader('Allow', 'GET, POST');
-  throw new HttpError(405, `${req.method} is not allowed here; Twilio uses GET or POST`);
-};
-
-/** Builds the app without listening, so tests drive it through supertest with real dependencies. */
-export function createApp(deps: AppDeps): Express {
+/**
+ * Builds the app without listening, so tests drive it through supertest with real dependencies.
+ * Twilio's webhooks go to their own lean edge; everything people use (API, page, metrics) to Express.
+ */
+export function createApp(deps: AppDeps): RequestListener {
   const { config, store, logger, metrics } = deps;
   const clock = deps.clock ?? Date.now;
   const alerts = alertPolicy(config.alerts);
@@ -47,24 +45,6 @@ export function createApp(deps: AppDeps): Express {
   app.use(requestLog(logger));
   app.use(requestMetrics(metrics));
   app.use(healthRoutes(store));
-
-  const twilioRoutes = express.Router();
-  twilioRoutes.use(onlyGetAndPost, requireForm, parseForm);
-  twilioRoutes.use(
-    twilioSignature({
-      authTokens: config.twilio.authTokens,
-      publicBaseUrl: config.publicBaseUrl,
-      accountSid: config.twilio.accountSid,
-      onRejected: (reason, req) => {
-        metrics.signatureFailures.inc({ reason });
-        req.log.warn({ reason, path: req.path }, 'twilio request refused');
-      },
-    }),
-  );
-  twilioRoutes.all('/voice', voiceRoute({ config, store, metrics, logger, clock, alerts }));
-  twilioRoutes.all('/siprec-status', statusCallbackRoute({ store, clock, storeCallerNumbers: config.storeCallerNumbers, metrics, alerts }));
-  twilioRoutes.all('/siprec-stop', stopTwimlRoute({ config, store, metrics, clock }));
-  app.use('/twilio', twilioRoutes);
 
   // One limiter and one check for every operator surface, so failures anywhere count together.
   const isAdmin = carriesAdminToken(config.adminToken);
@@ -84,5 +64,28 @@ export function createApp(deps: AppDeps): Express {
 
   app.use(notFound);
   app.use(errorHandler(logger));
-  return app;
+
+  const webhooks = twilioWebhooks({
+    routes: {
+      '/twilio/voice': voiceRoute({ config, store, metrics, clock, alerts }),
+      '/twilio/siprec-status': statusCallbackRoute({ store, clock, storeCallerNumbers: config.storeCallerNumbers, metrics, alerts }),
+      '/twilio/siprec-stop': stopTwimlRoute({ config, store, metrics, clock }),
+    },
+    verify: twilioSignatureGate({
+      authTokens: config.twilio.authTokens,
+      publicBaseUrl: config.publicBaseUrl,
+      accountSid: config.twilio.accountSid,
+      onRejected: (reason, req) => {
+        metrics.signatureFailures.inc({ reason });
+        // The path only: a GET's query carries the caller's number.
+        logger.warn({ reason, path: req.originalUrl.split('?')[0] }, 'twilio request refused');
+      },
+    }),
+    logger,
+    metrics,
+  });
+  return function siprecControl(req, res) {
+    if (isTwilioPath(req.url)) webhooks(req, res);
+    else app(req, res);
+  };
 }

@@ -1,4 +1,4 @@
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import pino, { type Logger } from 'pino';
 import { startAlerts } from './alerts';
 import { createApp } from './app';
@@ -26,7 +26,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
   const siprecApi = siprecApiFromConfig(config.twilio);
   const metrics = createMetrics();
   const app = createApp({ config, store, logger, metrics, siprecApi });
-  const server = app.listen(config.port, config.host);
+  const server = createServer(app).listen(config.port, config.host);
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
     server.once('error', reject);

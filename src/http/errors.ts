@@ -46,26 +46,42 @@ const PARSER_MESSAGES: Record<string, string> = {
   'entity.verify.failed': 'request body could not be verified',
 };
 
-/** One JSON error shape; 4xx bodies say what was wrong, 5xx bodies are generic and the cause is logged. */
+export interface ErrorReply {
+  status: number;
+  body: ErrorBody;
+  headers: Record<string, string>;
+}
+
+/**
+ * One JSON error shape, for Express and the Twilio webhook edge alike: 4xx bodies say what was wrong,
+ * 5xx bodies are generic and the cause is logged.
+ */
+export function errorReply(err: unknown, log: Logger, request: { method?: string; path: string }): ErrorReply {
+  let status = 500;
+  let body: ErrorBody = { error: 'internal error' };
+  let headers: Record<string, string> = {};
+  if (err instanceof HttpError) {
+    status = err.status;
+    body = err.details ? { error: err.message, details: err.details } : { error: err.message };
+    headers = err.headers ?? {};
+  } else {
+    const parsed = parserStatus(err);
+    if (parsed !== undefined) {
+      status = parsed === 400 && (err as { type?: string }).type === 'parameters.too.many' ? 413 : parsed;
+      body = { error: PARSER_MESSAGES[String((err as { type?: unknown }).type)] ?? 'request body could not be read' };
+    }
+  }
+  const { method, path } = request;
+  if (status >= 500) log.error({ err, method, path }, 'request failed');
+  else log.info({ status, method, path, reason: body.error }, 'request refused');
+  return { status, body, headers };
+}
+
 export function errorHandler(logger: Logger): ErrorRequestHandler {
   return function handleError(err, req, res, _next) {
-    const log = (req as { log?: Logger }).log ?? logger;
-    let status = 500;
-    let body: ErrorBody = { error: 'internal error' };
-    if (err instanceof HttpError) {
-      status = err.status;
-      body = err.details ? { error: err.message, details: err.details } : { error: err.message };
-      for (const [k, v] of Object.entries(err.headers ?? {})) res.setHeader(k, v);
-    } else {
-      const parsed = parserStatus(err);
-      if (parsed !== undefined) {
-        status = parsed === 400 && (err as { type?: string }).type === 'parameters.too.many' ? 413 : parsed;
-        body = { error: PARSER_MESSAGES[String((err as { type?: unknown }).type)] ?? 'request body could not be read' };
-      }
-    }
-    if (status >= 500) log.error({ err, method: req.method, path: req.path }, 'request failed');
-    else log.info({ status, method: req.method, path: req.path, reason: body.error }, 'request refused');
+    const reply = errorReply(err, (req as { log?: Logger }).log ?? logger, req);
     if (res.headersSent) return void res.end();
-    res.status(status).json(body);
+    for (const [k, v] of Object.entries(reply.headers)) res.setHeader(k, v);
+    res.status(reply.status).json(reply.body);
   };
 }

@@ -1,21 +1,38 @@
-import express, { type RequestHandler } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import express from 'express';
+import typeis from 'type-is';
 import { HttpError } from './errors';
 
 /** Twilio posts forms of a few kilobytes; anything far larger is not Twilio. */
 export const FORM_LIMIT_BYTES = 64 * 1024;
 export const FORM_PARAMETER_LIMIT = 200;
 
-/** Refuses a POST body that is not a form with 415, before it is read. */
-export const requireForm: RequestHandler = function requireForm(req, _res, next) {
-  const hasBody = req.get('content-length') !== undefined ? req.get('content-length') !== '0' : req.get('transfer-encoding') !== undefined;
-  if (req.method === 'POST' && hasBody && !req.is('application/x-www-form-urlencoded')) {
-    throw new HttpError(415, 'request body must be application/x-www-form-urlencoded');
-  }
-  next();
-};
+const FORM_TYPE = 'application/x-www-form-urlencoded';
 
-export const parseForm: RequestHandler = express.urlencoded({
+/** Refuses a POST body that is not a form with 415, before it is read. */
+export function requireForm(req: IncomingMessage): void {
+  const length = req.headers['content-length'];
+  const hasBody = length !== undefined ? length !== '0' : req.headers['transfer-encoding'] !== undefined;
+  if (req.method === 'POST' && hasBody && !typeis.is(req.headers['content-type'] ?? '', [FORM_TYPE])) {
+    throw new HttpError(415, `request body must be ${FORM_TYPE}`);
+  }
+}
+
+// body-parser is framework-free: it reads any IncomingMessage, with its limits, charsets and
+// Content-Encoding handling, and leaves the form on req.body.
+const urlencoded = express.urlencoded({
   extended: false,
   limit: FORM_LIMIT_BYTES,
   parameterLimit: FORM_PARAMETER_LIMIT,
 });
+
+/** Reads the form body; an empty or absent body is an empty form. Rejects with body-parser's 4xx errors. */
+export function readForm(req: IncomingMessage, res: ServerResponse): Promise<Record<string, unknown>> {
+  return new Promise((resolve, reject) => {
+    urlencoded(req as express.Request, res as express.Response, (err?: unknown) => {
+      if (err) return reject(err);
+      const body = (req as { body?: unknown }).body;
+      resolve(body && typeof body === 'object' ? (body as Record<string, unknown>) : {});
+    });
+  });
+}

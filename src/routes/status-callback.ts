@@ -1,11 +1,10 @@
-import type { RequestHandler } from 'express';
 import type { AlertPolicy } from '../alerts/types';
 import { redactParameters, type CallerNumberMode } from '../domain/privacy';
 import { KNOWN_EVENTS, parseTwilioTimestamp } from '../domain/sessions';
 import { HttpError } from '../http/errors';
+import type { WebhookHandler } from '../http/twilio-webhooks';
 import type { Metrics } from '../metrics';
 import { StoreUnavailableError, type Store } from '../store/store';
-import { twilioParams } from '../twilio/signature';
 import { statusCallbackSchema } from './twilio-input';
 import { parseInput } from './input';
 
@@ -22,14 +21,13 @@ export interface StatusCallbackDeps {
  * Records a SIPREC status callback. 204 only once the event is committed; 503 when it cannot be, so
  * that Twilio (told by the callback URL's connection overrides) retries rather than losing it.
  */
-export function statusCallbackRoute({ store, clock, storeCallerNumbers, metrics, alerts }: StatusCallbackDeps): RequestHandler {
-  return async function recordStatusCallback(req, res) {
-    const params = twilioParams(req);
+export function statusCallbackRoute({ store, clock, storeCallerNumbers, metrics, alerts }: StatusCallbackDeps): WebhookHandler {
+  return async function recordStatusCallback({ params, log }) {
     const cb = parseInput(statusCallbackSchema, params, 'status callback');
     const known = (KNOWN_EVENTS as readonly string[]).includes(cb.SiprecEvent);
     if (!known) {
       // Twilio may add events: keep it, change no state, and make it visible.
-      req.log.warn({ event: cb.SiprecEvent, callSid: cb.CallSid, siprecSid: cb.SiprecSid }, 'unknown SiprecEvent stored without a state change');
+      log.warn({ event: cb.SiprecEvent, callSid: cb.CallSid, siprecSid: cb.SiprecSid }, 'unknown SiprecEvent stored without a state change');
     }
     let result;
     try {
@@ -48,11 +46,11 @@ export function statusCallbackRoute({ store, clock, storeCallerNumbers, metrics,
       }, alerts);
     } catch (err) {
       if (!(err instanceof StoreUnavailableError)) throw err;
-      req.log.error({ err, callSid: cb.CallSid, siprecSid: cb.SiprecSid, event: cb.SiprecEvent }, 'status callback NOT stored; answering 503 so Twilio retries');
+      log.error({ err, callSid: cb.CallSid, siprecSid: cb.SiprecSid, event: cb.SiprecEvent }, 'status callback NOT stored; answering 503 so Twilio retries');
       throw new HttpError(503, 'the ledger cannot store this callback right now; retry', { cause: err, headers: { 'Retry-After': '1' } });
     }
     metrics.statusCallbacks.inc({ event: known ? cb.SiprecEvent : 'other', result });
-    if (result === 'duplicate') req.log.info({ siprecSid: cb.SiprecSid, event: cb.SiprecEvent }, 'repeated status callback acknowledged');
-    res.status(204).end();
+    if (result === 'duplicate') log.info({ siprecSid: cb.SiprecSid, event: cb.SiprecEvent }, 'repeated status callback acknowledged');
+    return { status: 204 };
   };
 }

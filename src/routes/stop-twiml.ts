@@ -1,10 +1,9 @@
-import type { RequestHandler } from 'express';
 import type { Config } from '../config';
 import { keepNumber } from '../domain/privacy';
 import { pickRoute, type Continuation } from '../domain/routing';
+import type { WebhookHandler } from '../http/twilio-webhooks';
 import type { Metrics } from '../metrics';
 import type { Store } from '../store/store';
-import { twilioParams } from '../twilio/signature';
 import { buildStopTwiml } from '../twilio/twiml';
 import { callRequestSchema, stopQuerySchema } from './twilio-input';
 import { parseInput } from './input';
@@ -20,15 +19,15 @@ export interface StopTwimlDeps {
  * `<Stop><Siprec name>` for use inside a call flow (a `<Gather action>` or `<Redirect>` target), then
  * `<Redirect>` to `next` or the continuation of the call's route, so the call goes on.
  */
-export function stopTwimlRoute({ config, store, metrics, clock }: StopTwimlDeps): RequestHandler {
-  return async function stopSiprecTwiml(req, res) {
-    const query = parseInput(stopQuerySchema, req.query, 'query');
-    const call = parseInput(callRequestSchema, twilioParams(req), 'stop request');
+export function stopTwimlRoute({ config, store, metrics, clock }: StopTwimlDeps): WebhookHandler {
+  return async function stopSiprecTwiml({ params, query: rawQuery, log }) {
+    const query = parseInput(stopQuerySchema, rawQuery, 'query');
+    const call = parseInput(callRequestSchema, params, 'stop request');
     let known = null;
     try {
       known = await store.getCall(call.CallSid);
     } catch (err) {
-      req.log.error({ err, callSid: call.CallSid }, 'ledger unreadable; stopping only the named session');
+      log.error({ err, callSid: call.CallSid }, 'ledger unreadable; stopping only the named session');
     }
     const names = query.name
       ? [query.name]
@@ -45,9 +44,9 @@ export function stopTwimlRoute({ config, store, metrics, clock }: StopTwimlDeps)
       } catch (err) {
         // As with the voice route, the caller's flow must go on even when the ledger cannot write.
         metrics.ledgerWriteFailures.inc();
-        req.log.error({ err, callSid: call.CallSid }, 'LEDGER WRITE FAILED: stop answered but not recorded');
+        log.error({ err, callSid: call.CallSid }, 'LEDGER WRITE FAILED: stop answered but not recorded');
       }
     }
-    res.type('text/xml').send(twiml);
+    return { status: 200, twiml };
   };
 }

@@ -1,13 +1,11 @@
-import type { RequestHandler } from 'express';
-import type { Logger } from 'pino';
 import { ledgerWriteFailedAlert } from '../alerts/messages';
 import type { AlertPolicy } from '../alerts/types';
 import type { Config } from '../config';
 import { keepNumber } from '../domain/privacy';
 import { pickRoute, planSiprec } from '../domain/routing';
+import type { WebhookHandler } from '../http/twilio-webhooks';
 import type { Metrics } from '../metrics';
 import type { Store } from '../store/store';
-import { twilioParams } from '../twilio/signature';
 import { buildStartTwiml } from '../twilio/twiml';
 import { voiceRequestSchema } from './twilio-input';
 import { parseInput } from './input';
@@ -16,15 +14,14 @@ export interface VoiceDeps {
   config: Config;
   store: Store;
   metrics: Metrics;
-  logger: Logger;
   clock: () => number;
   alerts: AlertPolicy;
 }
 
 /** Answers an incoming call with `<Start><Siprec>` for its route, then the route's continuation. */
-export function voiceRoute({ config, store, metrics, clock, alerts }: VoiceDeps): RequestHandler {
-  return async function answerCall(req, res) {
-    const call = parseInput(voiceRequestSchema, twilioParams(req), 'voice request');
+export function voiceRoute({ config, store, metrics, clock, alerts }: VoiceDeps): WebhookHandler {
+  return async function answerCall({ params, log }) {
+    const call = parseInput(voiceRequestSchema, params, 'voice request');
     const route = pickRoute(config.routes, call.To);
     const plan = planSiprec(route, call);
     const twiml = buildStartTwiml(plan, route.then, config.publicBaseUrl);
@@ -52,10 +49,10 @@ export function voiceRoute({ config, store, metrics, clock, alerts }: VoiceDeps)
     } catch (err) {
       // The call comes first: a caller must never be dropped because the ledger is down.
       metrics.ledgerWriteFailures.inc();
-      req.log.error({ err, callSid: call.CallSid }, 'LEDGER WRITE FAILED: call answered but not recorded');
+      log.error({ err, callSid: call.CallSid }, 'LEDGER WRITE FAILED: call answered but not recorded');
       // Held in memory: the outbox is a table in the very database that just failed.
       store.alerts.hold(ledgerWriteFailedAlert({ callSid: call.CallSid, error: err, at: clock() }), alerts.initialState);
     }
-    res.type('text/xml').send(twiml);
+    return { status: 200, twiml };
   };
 }

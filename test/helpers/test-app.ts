@@ -1,4 +1,4 @@
-import type { Express } from 'express';
+import type { RequestListener } from 'node:http';
 import pino from 'pino';
 import request from 'supertest';
 import { createApp } from '../../src/app';
@@ -13,7 +13,7 @@ import { sign } from './twilio-requests';
 import type Database from 'better-sqlite3';
 
 export interface TestApp {
-  app: Express;
+  app: RequestListener;
   config: Config;
   store: Store;
   db: Database.Database;

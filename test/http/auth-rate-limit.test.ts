@@ -22,7 +22,7 @@ describe('admin auth under repeated failures', () => {
   let port: number;
   beforeEach(async () => {
     t = createTestApp();
-    server = t.app.listen(0, '127.0.0.1');
+    server = http.createServer(t.app).listen(0, '127.0.0.1');
     await new Promise((r) => server.once('listening', r));
     port = (server.address() as AddressInfo).port;
   });

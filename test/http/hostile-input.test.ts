@@ -1,4 +1,4 @@
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import { gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import request from 'supertest';
@@ -79,7 +79,7 @@ describe('hostile input on /twilio/*', () => {
 
   beforeAll(async () => {
     t = createTestApp();
-    server = t.app.listen(0, '127.0.0.1');
+    server = createServer(t.app).listen(0, '127.0.0.1');
     await new Promise((r) => server.once('listening', r));
   });
   afterAll(async () => {
@@ -125,7 +125,9 @@ describe('hostile input on /twilio/*', () => {
         }),
         RUNS,
       );
-      expect(reachedHandler).toBeGreaterThan(RUNS.numRuns / 2);
+      // Not vacuous: about half the runs carry a name the parser rewrites (so 403); a quarter keeps
+      // this from failing by chance (P < 1e-4 at 60 runs) while still proving the handler is reached.
+      expect(reachedHandler).toBeGreaterThan(RUNS.numRuns / 4);
     });
 
     it('random headers beside a genuine voice request change nothing: the call is answered and recorded once', async () => {

@@ -99,7 +99,8 @@ describe('GET /metrics', () => {
       expect(requests('/api/calls/:callSid', 'GET', '200')).toBe(1);
       expect(requests('/api/calls/:callSid/siprec/:name/stop', 'POST', '202')).toBe(1);
       expect(requests('/api/calls/:callSid/siprec/:name/stop', 'POST', '502')).toBe(1);
-      expect(requests('unmatched', 'POST', '403')).toBe(1);
+      // A forged request is counted under the webhook it was aimed at.
+      expect(requests('/twilio/voice', 'POST', '403')).toBe(1);
       expect(requests('unmatched', 'GET', '404')).toBe(1);
       expect(delta('siprec_http_request_duration_seconds_count', { route: '/twilio/voice', method: 'POST', status: '200' })).toBe(1);
       expect(delta('siprec_http_request_duration_seconds_bucket', { route: '/twilio/voice', method: 'POST', status: '200', le: '+Inf' })).toBe(1);
