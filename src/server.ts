@@ -7,6 +7,7 @@ import { createMetrics } from './metrics';
 import { startRetention } from './retention';
 import { createSqliteStore } from './store/sqlite';
 import { openDatabase } from './store/sqlite/open';
+import { writerThread } from './store/sqlite/writer-thread';
 import { siprecApiFromConfig } from './twilio/rest';
 
 export interface RunningServer {
@@ -22,7 +23,8 @@ export function createLogger(level: string): Logger {
 
 export async function startServer(config: Config, logger: Logger = createLogger(config.logLevel)): Promise<RunningServer> {
   const db = openDatabase(config.databasePath);
-  const store = createSqliteStore(db);
+  // The writer thread keeps commits (and their fsync) off the thread that answers Twilio.
+  const store = createSqliteStore(db, config.databasePath === ':memory:' ? {} : { writer: writerThread(config.databasePath) });
   const siprecApi = siprecApiFromConfig(config.twilio);
   const metrics = createMetrics();
   const app = createApp({ config, store, logger, metrics, siprecApi });

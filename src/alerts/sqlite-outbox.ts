@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import type { LedgerWriter } from '../store/sqlite/writes';
 import { StoreUnavailableError } from '../store/store';
 import { createHeldAlerts, initialStatus } from './held';
 import { alertFields, errorBurstAlert, siprecErrorAlert, startTimeoutAlert } from './messages';
@@ -103,13 +104,49 @@ function unavailable(what: string, err: unknown): StoreUnavailableError {
   return new StoreUnavailableError(`${what} failed: ${(err as Error).message}`, { cause: err });
 }
 
-/**
- * The outbox over the ledger's database. `run` is the store's group commit, so outbox writes share
- * its BEGIN IMMEDIATE … COMMIT (and its fsync) with the ledger's.
- */
-export function createSqliteOutbox(db: Database.Database, run: <T>(work: () => T) => Promise<T>): AlertOutbox {
-  const held = createHeldAlerts();
+type Stuck = { id: number; call_sid: string; name: string; connector_name: string | null };
+
+/** The outbox's own writes, as named ledger writes (see store/sqlite/writes.ts). */
+export function outboxWrites(db: Database.Database) {
   const writes = alertWrites(db);
+  const dueRows = db.prepare(`SELECT * FROM alert_outbox WHERE state IN ${WAITING} AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?`);
+  const lease = db.prepare('UPDATE alert_outbox SET next_attempt_at = ? WHERE id = ?');
+  const update = db.prepare(`UPDATE alert_outbox SET state = @state, attempts = @attempts, next_attempt_at = coalesce(@nextAttemptAt, next_attempt_at),
+    last_error = @lastError, delivered_at = @deliveredAt, updated_at = @now WHERE id = @id`);
+  const stateOf = db.prepare('SELECT state FROM siprec_sessions WHERE id = ?');
+
+  return {
+    moveHeld: db.transaction((items: Alert[], now: number): void => {
+      for (const a of items) writes.enqueue(a, a, now);
+    }),
+    claimAlerts: db.transaction((now: number, leaseMs: number, limit: number): Alert[] =>
+      (dueRows.all(now, limit) as AlertRow[]).map((r) => {
+        lease.run(now + leaseMs, r.id);
+        return toAlert(r);
+      }),
+    ),
+    recordAlertStatus: db.transaction((id: string, status: DeliveryStatus, now: number): void => {
+      update.run({ ...status, id: Number(id), now });
+    }),
+    raiseStartTimeouts: db.transaction((stuck: Stuck[], now: number, timeoutMs: number, initialState: InitialState): number => {
+      let raised = 0;
+      for (const s of stuck) {
+        // A siprec-started may have been stored since the read: never alert for a session that started.
+        if ((stateOf.get(s.id) as { state: string } | undefined)?.state !== 'requested') continue;
+        const alert = startTimeoutAlert({ callSid: s.call_sid, sessionName: s.name, connectorName: s.connector_name, timeoutMs, at: now });
+        if (writes.enqueue(alert, initialStatus(initialState, now), now)) raised += 1;
+      }
+      return raised;
+    }),
+  };
+}
+
+/**
+ * The outbox over the ledger's database. Its writes go through the ledger's writer, so they share
+ * its BEGIN IMMEDIATE … COMMIT (and its fsync) with the ledger's; reads run here.
+ */
+export function createSqliteOutbox(db: Database.Database, writer: LedgerWriter): AlertOutbox {
+  const held = createHeldAlerts();
   const read = <T>(what: string, fn: () => T): T => {
     try {
       return fn();
@@ -117,47 +154,15 @@ export function createSqliteOutbox(db: Database.Database, run: <T>(work: () => T
       throw unavailable(what, err);
     }
   };
-  // `work` is a transaction function: inside the group commit it runs as a SAVEPOINT, so a write
-  // that throws halfway rolls back alone instead of committing half its rows with the batch.
-  const write = <T>(what: string, work: () => T): Promise<T> => run(work).catch((err) => Promise.reject(unavailable(what, err)));
+  const write = <T>(what: string, done: Promise<T>): Promise<T> => done.catch((err) => Promise.reject(unavailable(what, err)));
 
   const anyDue = db.prepare(`SELECT 1 FROM alert_outbox WHERE state IN ${WAITING} AND next_attempt_at <= ? LIMIT 1`);
-  const dueRows = db.prepare(`SELECT * FROM alert_outbox WHERE state IN ${WAITING} AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?`);
-  const lease = db.prepare('UPDATE alert_outbox SET next_attempt_at = ? WHERE id = ?');
-  const update = db.prepare(`UPDATE alert_outbox SET state = @state, attempts = @attempts, next_attempt_at = coalesce(@nextAttemptAt, next_attempt_at),
-    last_error = @lastError, delivered_at = @deliveredAt, updated_at = @now WHERE id = @id`);
   const recent = db.prepare('SELECT * FROM alert_outbox ORDER BY occurred_at DESC, id DESC LIMIT ?');
   // Uses siprec_sessions_state_created; the NOT EXISTS keeps a scan from rebuilding alerts it already raised.
   const stuckSessions = db.prepare(`SELECT s.id, s.call_sid, s.name, s.connector_name FROM siprec_sessions s
     WHERE s.state = 'requested' AND s.created_at >= @since AND s.requested_at <= @cutoff
       AND NOT EXISTS (SELECT 1 FROM alert_outbox a WHERE a.dedupe_key = 'start-timeout:' || s.call_sid || ':' || s.name)
     ORDER BY s.created_at, s.id LIMIT ${MAX_START_TIMEOUTS_PER_SCAN}`);
-  const stateOf = db.prepare('SELECT state FROM siprec_sessions WHERE id = ?');
-
-  type Stuck = { id: number; call_sid: string; name: string; connector_name: string | null };
-
-  const moveHeld = db.transaction((items: Alert[], now: number) => {
-    for (const a of items) writes.enqueue(a, a, now);
-  });
-  const claim = db.transaction((now: number, leaseMs: number, limit: number) =>
-    (dueRows.all(now, limit) as AlertRow[]).map((r) => {
-      lease.run(now + leaseMs, r.id);
-      return toAlert(r);
-    }),
-  );
-  const recordStatus = db.transaction((id: string, status: DeliveryStatus, now: number) => {
-    update.run({ ...status, id: Number(id), now });
-  });
-  const raiseFor = db.transaction((stuck: Stuck[], now: number, timeoutMs: number, initialState: InitialState) => {
-    let raised = 0;
-    for (const s of stuck) {
-      // A siprec-started may have been stored since the read: never alert for a session that started.
-      if ((stateOf.get(s.id) as { state: string } | undefined)?.state !== 'requested') continue;
-      const alert = startTimeoutAlert({ callSid: s.call_sid, sessionName: s.name, connectorName: s.connector_name, timeoutMs, at: now });
-      if (writes.enqueue(alert, initialStatus(initialState, now), now)) raised += 1;
-    }
-    return raised;
-  });
 
   return {
     hold: (alert, initialState) => held.hold(alert, initialState),
@@ -167,7 +172,7 @@ export function createSqliteOutbox(db: Database.Database, run: <T>(work: () => T
     flushHeld: async (now) => {
       const items = held.all();
       if (items.length === 0) return 0;
-      await write('moving held alerts to the outbox', () => moveHeld(items, now));
+      await write('moving held alerts to the outbox', writer.run('moveHeld', items, now));
       held.remove(items.map((a) => a.id));
       return items.length;
     },
@@ -175,17 +180,17 @@ export function createSqliteOutbox(db: Database.Database, run: <T>(work: () => T
     claimDue: async (now, leaseMs, limit) => {
       // A read first: an idle outbox must not cost a write (and an fsync) every tick.
       if (!read('reading the outbox', () => anyDue.get(now))) return [];
-      return write('claiming due alerts', () => claim(now, leaseMs, limit));
+      return write('claiming due alerts', writer.run('claimAlerts', now, leaseMs, limit));
     },
 
-    recordAttempt: (id, status, now) => write('recording an alert delivery', () => recordStatus(id, status, now)),
+    recordAttempt: (id, status, now) => write('recording an alert delivery', writer.run('recordAlertStatus', id, status, now)),
 
     raiseStartTimeouts: async (now, timeoutMs, initialState) => {
       const stuck = read('scanning for sessions that never started', () =>
         stuckSessions.all({ since: now - START_TIMEOUT_LOOKBACK_MS, cutoff: now - timeoutMs }) as Stuck[],
       );
       if (stuck.length === 0) return 0;
-      return write('raising start-timeout alerts', () => raiseFor(stuck, now, timeoutMs, initialState));
+      return write('raising start-timeout alerts', writer.run('raiseStartTimeouts', stuck, now, timeoutMs, initialState));
     },
 
     list: async (limit) => {

@@ -13,7 +13,8 @@ export interface WebhookRequest {
   /** Where Twilio put the call's parameters: the form for POST, the query for GET. */
   params: Record<string, unknown>;
   query: Record<string, unknown>;
-  log: Logger;
+  /** This request's logger (with its reqId); made on first use, as most requests log nothing. */
+  readonly log: Logger;
 }
 
 export type WebhookReply = { status: 200; twiml: string } | { status: 204 };
@@ -48,7 +49,7 @@ export function twilioWebhooks(options: TwilioWebhooksOptions): (req: IncomingMe
   const { logger, metrics, verify } = options;
   const routes = new Map(Object.entries(options.routes).map(([path, handler]) => [routeKey(path), { path, handler }]));
 
-  async function serve(req: IncomingMessage, res: ServerResponse, log: Logger, path: string, queryString: string | undefined) {
+  async function serve(req: IncomingMessage, res: ServerResponse, log: () => Logger, path: string, queryString: string | undefined) {
     const method = req.method;
     if (method !== 'GET' && method !== 'POST') {
       res.setHeader('Allow', 'GET, POST');
@@ -62,7 +63,14 @@ export function twilioWebhooks(options: TwilioWebhooksOptions): (req: IncomingMe
     // Only after the signature: a prober learns nothing about which paths under /twilio exist.
     const route = routes.get(routeKey(path));
     if (!route) throw new HttpError(404, `no route for ${method} ${path}`);
-    const reply = await route.handler({ method, params, query, log });
+    const reply = await route.handler({
+      method,
+      params,
+      query,
+      get log() {
+        return log();
+      },
+    });
     if (reply.status === 204) {
       res.statusCode = 204;
       res.end();
@@ -75,7 +83,8 @@ export function twilioWebhooks(options: TwilioWebhooksOptions): (req: IncomingMe
   return function twilioWebhook(req, res) {
     const started = process.hrtime.bigint();
     const id = requestId(req.headers['x-request-id']);
-    const log = logger.child({ reqId: id });
+    let child: Logger | undefined;
+    const log = () => (child ??= logger.child({ reqId: id }));
     res.setHeader('X-Request-Id', id);
     res.setHeader('X-Content-Type-Options', 'nosniff');
     const url = req.url ?? '/';
@@ -85,10 +94,10 @@ export function twilioWebhooks(options: TwilioWebhooksOptions): (req: IncomingMe
       const labels = { route: route ?? 'unmatched', method: req.method ?? '', status: String(res.statusCode) };
       metrics.httpRequests.inc(labels);
       metrics.httpRequestDuration.observe(labels, Number(process.hrtime.bigint() - started) / 1e9);
-      logRequestEnd(log, req.method, path, res.statusCode, started);
+      if (logger.isLevelEnabled('info')) logRequestEnd(log(), req.method, path, res.statusCode, started);
     };
     serve(req, res, log, path, q === -1 ? undefined : url.slice(q + 1)).then(finish, (err: unknown) => {
-      const reply = errorReply(err, log, { method: req.method, path });
+      const reply = errorReply(err, log(), { method: req.method, path });
       if (res.headersSent) res.end();
       else {
         for (const [k, v] of Object.entries(reply.headers)) res.setHeader(k, v);

@@ -22,12 +22,13 @@ export interface StatusCallbackDeps {
  * that Twilio (told by the callback URL's connection overrides) retries rather than losing it.
  */
 export function statusCallbackRoute({ store, clock, storeCallerNumbers, metrics, alerts }: StatusCallbackDeps): WebhookHandler {
-  return async function recordStatusCallback({ params, log }) {
+  return async function recordStatusCallback(req) {
+    const { params } = req;
     const cb = parseInput(statusCallbackSchema, params, 'status callback');
     const known = (KNOWN_EVENTS as readonly string[]).includes(cb.SiprecEvent);
     if (!known) {
       // Twilio may add events: keep it, change no state, and make it visible.
-      log.warn({ event: cb.SiprecEvent, callSid: cb.CallSid, siprecSid: cb.SiprecSid }, 'unknown SiprecEvent stored without a state change');
+      req.log.warn({ event: cb.SiprecEvent, callSid: cb.CallSid, siprecSid: cb.SiprecSid }, 'unknown SiprecEvent stored without a state change');
     }
     let result;
     try {
@@ -46,11 +47,11 @@ export function statusCallbackRoute({ store, clock, storeCallerNumbers, metrics,
       }, alerts);
     } catch (err) {
       if (!(err instanceof StoreUnavailableError)) throw err;
-      log.error({ err, callSid: cb.CallSid, siprecSid: cb.SiprecSid, event: cb.SiprecEvent }, 'status callback NOT stored; answering 503 so Twilio retries');
+      req.log.error({ err, callSid: cb.CallSid, siprecSid: cb.SiprecSid, event: cb.SiprecEvent }, 'status callback NOT stored; answering 503 so Twilio retries');
       throw new HttpError(503, 'the ledger cannot store this callback right now; retry', { cause: err, headers: { 'Retry-After': '1' } });
     }
     metrics.statusCallbacks.inc({ event: known ? cb.SiprecEvent : 'other', result });
-    if (result === 'duplicate') log.info({ siprecSid: cb.SiprecSid, event: cb.SiprecEvent }, 'repeated status callback acknowledged');
+    if (result === 'duplicate') req.log.info({ siprecSid: cb.SiprecSid, event: cb.SiprecEvent }, 'repeated status callback acknowledged');
     return { status: 204 };
   };
 }

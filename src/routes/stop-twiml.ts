@@ -20,14 +20,15 @@ export interface StopTwimlDeps {
  * `<Redirect>` to `next` or the continuation of the call's route, so the call goes on.
  */
 export function stopTwimlRoute({ config, store, metrics, clock }: StopTwimlDeps): WebhookHandler {
-  return async function stopSiprecTwiml({ params, query: rawQuery, log }) {
+  return async function stopSiprecTwiml(req) {
+    const { params, query: rawQuery } = req;
     const query = parseInput(stopQuerySchema, rawQuery, 'query');
     const call = parseInput(callRequestSchema, params, 'stop request');
     let known = null;
     try {
       known = await store.getCall(call.CallSid);
     } catch (err) {
-      log.error({ err, callSid: call.CallSid }, 'ledger unreadable; stopping only the named session');
+      req.log.error({ err, callSid: call.CallSid }, 'ledger unreadable; stopping only the named session');
     }
     const names = query.name
       ? [query.name]
@@ -44,7 +45,7 @@ export function stopTwimlRoute({ config, store, metrics, clock }: StopTwimlDeps)
       } catch (err) {
         // As with the voice route, the caller's flow must go on even when the ledger cannot write.
         metrics.ledgerWriteFailures.inc();
-        log.error({ err, callSid: call.CallSid }, 'LEDGER WRITE FAILED: stop answered but not recorded');
+        req.log.error({ err, callSid: call.CallSid }, 'LEDGER WRITE FAILED: stop answered but not recorded');
       }
     }
     return { status: 200, twiml };

@@ -6,7 +6,7 @@ import { pickRoute, planSiprec } from '../domain/routing';
 import type { WebhookHandler } from '../http/twilio-webhooks';
 import type { Metrics } from '../metrics';
 import type { Store } from '../store/store';
-import { buildStartTwiml } from '../twilio/twiml';
+import { cachedStartTwiml } from '../twilio/twiml';
 import { voiceRequestSchema } from './twilio-input';
 import { parseInput } from './input';
 
@@ -20,11 +20,13 @@ export interface VoiceDeps {
 
 /** Answers an incoming call with `<Start><Siprec>` for its route, then the route's continuation. */
 export function voiceRoute({ config, store, metrics, clock, alerts }: VoiceDeps): WebhookHandler {
-  return async function answerCall({ params, log }) {
+  const startTwiml = cachedStartTwiml(config.publicBaseUrl);
+  return async function answerCall(req) {
+    const { params } = req;
     const call = parseInput(voiceRequestSchema, params, 'voice request');
     const route = pickRoute(config.routes, call.To);
     const plan = planSiprec(route, call);
-    const twiml = buildStartTwiml(plan, route.then, config.publicBaseUrl);
+    const twiml = startTwiml(plan, route.then);
     try {
       await store.recordRequested(
         {
@@ -49,7 +51,7 @@ export function voiceRoute({ config, store, metrics, clock, alerts }: VoiceDeps)
     } catch (err) {
       // The call comes first: a caller must never be dropped because the ledger is down.
       metrics.ledgerWriteFailures.inc();
-      log.error({ err, callSid: call.CallSid }, 'LEDGER WRITE FAILED: call answered but not recorded');
+      req.log.error({ err, callSid: call.CallSid }, 'LEDGER WRITE FAILED: call answered but not recorded');
       // Held in memory: the outbox is a table in the very database that just failed.
       store.alerts.hold(ledgerWriteFailedAlert({ callSid: call.CallSid, error: err, at: clock() }), alerts.initialState);
     }

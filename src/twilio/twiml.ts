@@ -49,6 +49,25 @@ export function buildStartTwiml(plan: readonly PlannedSiprec[], then: Continuati
   return response.toString();
 }
 
+/**
+ * buildStartTwiml remembered for the last `size` distinct inputs. It is a pure function of the plan,
+ * and most calls on a route render the same plan (no per-caller placeholder), while VoiceResponse's
+ * XML builder is the largest single cost of answering a call.
+ */
+export function cachedStartTwiml(publicBaseUrl: string, size = 500) {
+  const cache = new Map<string, string>();
+  return (plan: readonly PlannedSiprec[], then: Continuation): string => {
+    const key = JSON.stringify([plan, then]);
+    const hit = cache.get(key);
+    if (hit !== undefined) return hit;
+    const twiml = buildStartTwiml(plan, then, publicBaseUrl);
+    // A Map iterates in insertion order: the first key is the oldest.
+    if (cache.size >= size) cache.delete(cache.keys().next().value as string);
+    cache.set(key, twiml);
+    return twiml;
+  };
+}
+
 /** `<Stop>` with a `<Siprec name>` per session, then `<Redirect>` to next or the route's continuation. */
 export function buildStopTwiml(names: readonly string[], next: Continuation): string {
   const response = new VoiceResponse();

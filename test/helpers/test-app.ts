@@ -6,11 +6,12 @@ import { loadConfig, type Config } from '../../src/config';
 import { createMetrics, type Metrics } from '../../src/metrics';
 import { createSqliteStore } from '../../src/store/sqlite';
 import { openDatabase, type OpenOptions } from '../../src/store/sqlite/open';
+import { writerThread } from '../../src/store/sqlite/writer-thread';
 import type { Store } from '../../src/store/store';
 import { siprecApiFromConfig, type SiprecApi } from '../../src/twilio/rest';
 import { DEFAULT_TEST_ROUTES, TEST_PUBLIC_BASE_URL, tempDir, testEnv, type TempDir } from './env';
 import { sign } from './twilio-requests';
-import type Database from 'better-sqlite3';
+import Database from 'better-sqlite3';
 
 export interface TestApp {
   app: RequestListener;
@@ -24,6 +25,11 @@ export interface TestApp {
   postTwilio(path: string, form: Record<string, string>, token?: string): request.Test;
   /** GETs `path` (with its query) signed as Twilio would. */
   getTwilio(path: string, token?: string): request.Test;
+  /**
+   * Holds the database's write lock from another connection until the returned release is called:
+   * a real fault for the writer thread, which then fails after its busy timeout (options.db).
+   */
+  holdWriteLock(): () => void;
   close(): Promise<void>;
 }
 
@@ -46,7 +52,10 @@ export function createTestApp(options: TestAppOptions = {}): TestApp {
     testEnv(dir, options.routes ?? DEFAULT_TEST_ROUTES, { TWILIO_API_BASE_URL: options.twilio?.url ?? UNREACHABLE_TWILIO, ...options.env }),
   );
   const db = openDatabase(config.databasePath, options.db);
-  const store = createSqliteStore(db);
+  // Writes go through the writer thread, as in the server.
+  const store = createSqliteStore(db, {
+    writer: writerThread(config.databasePath, { busyTimeoutMs: options.db?.busyTimeoutMs, synchronous: options.db?.synchronous }),
+  });
   const metrics = createMetrics();
   const siprecApi = siprecApiFromConfig(config.twilio);
   const app = createApp({ config, store, metrics, siprecApi, logger: pino({ level: 'silent' }), clock: options.clock });
@@ -62,6 +71,14 @@ export function createTestApp(options: TestAppOptions = {}): TestApp {
     postTwilio: (path, form, token) =>
       request(app).post(path).type('form').set('X-Twilio-Signature', sign(base + path, form, token)).send(form),
     getTwilio: (path, token) => request(app).get(path).set('X-Twilio-Signature', sign(base + path, {}, token)),
+    holdWriteLock: () => {
+      const locker = new Database(config.databasePath);
+      locker.exec('BEGIN IMMEDIATE');
+      return () => {
+        locker.exec('ROLLBACK');
+        locker.close();
+      };
+    },
     close: async () => {
       await store.close();
       dir.remove();

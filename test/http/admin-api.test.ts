@@ -265,11 +265,18 @@ describe('operator API', () => {
     });
 
     it('responds 503 naming the session Twilio started but the ledger could not record', async () => {
+      await t.close();
+      t = createTestApp({ twilio: fake, clock: () => now, db: { busyTimeoutMs: 20 } });
+      api = operatorApi(t);
       const callSid = await answerCall(DEFAULT_ROUTE);
       fake.calls.add(callSid);
-      t.db.pragma('query_only = ON');
-      const res = await api.post(`/api/calls/${callSid}/siprec`, { connectorName: 'Other' }).expect(503);
-      expect(res.body.error).toMatch(/^SIPREC SR[0-9a-f]{32} started on Twilio but the ledger could not record it/);
+      const release = t.holdWriteLock();
+      try {
+        const res = await api.post(`/api/calls/${callSid}/siprec`, { connectorName: 'Other' }).expect(503);
+        expect(res.body.error).toMatch(/^SIPREC SR[0-9a-f]{32} started on Twilio but the ledger could not record it/);
+      } finally {
+        release();
+      }
       expect(fake.requests).toHaveLength(1);
     });
   });

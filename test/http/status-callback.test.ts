@@ -133,14 +133,19 @@ describe('POST /twilio/siprec-status', () => {
     });
   });
 
-  describe('when the database cannot commit', () => {
+  describe('when the database cannot commit (another writer holds the lock)', () => {
+    beforeEach(async () => {
+      await t.close();
+      t = createTestApp({ db: { busyTimeoutMs: 20 } });
+    });
+
     it('answers 503 with Retry-After, acknowledges nothing, and stores it once the fault is gone', async () => {
       const cb = buildStatusCallback();
-      t.db.pragma('query_only = ON');
+      const release = t.holdWriteLock();
       const res = await t.postTwilio(PATH, cb).expect(503);
       expect(res.headers['retry-after']).toBe('1');
       expect(res.body).toEqual({ error: 'the ledger cannot store this callback right now; retry' });
-      t.db.pragma('query_only = OFF');
+      release();
       expect(eventCount(t)).toBe(0);
       await t.postTwilio(PATH, cb).expect(204);
       expect(eventCount(t)).toBe(1);

@@ -9,9 +9,11 @@ export interface OpenOptions {
   synchronous?: 'FULL' | 'NORMAL';
   busyTimeoutMs?: number;
   migrationsDir?: string;
+  /** false for a second connection to a file another connection has already migrated. */
+  migrate?: boolean;
 }
 
-/** Opens the database file (creating its folder), sets its pragmas and applies pending migrations. */
+/** Opens the database file (creating its folder), sets its pragmas and (unless told not to) applies pending migrations. */
 export function openDatabase(file: string, options: OpenOptions = {}): Database.Database {
   if (file !== ':memory:') mkdirSync(path.dirname(file), { recursive: true });
   const db = new Database(file);
@@ -21,7 +23,7 @@ export function openDatabase(file: string, options: OpenOptions = {}): Database.
     // Two processes share the file during a rolling restart: wait for the other's write to end.
     db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
     db.pragma('foreign_keys = ON');
-    migrate(db, options.migrationsDir ?? MIGRATIONS_DIR);
+    if (options.migrate !== false) migrate(db, options.migrationsDir ?? MIGRATIONS_DIR);
     return db;
   } catch (err) {
     db.close();

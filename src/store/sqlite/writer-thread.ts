@@ -1,0 +1,129 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import type { LedgerWriter, LedgerWrites, WriteOp } from './writes';
+
+export interface WriterThreadData {
+  file: string;
+  synchronous?: 'FULL' | 'NORMAL';
+  busyTimeoutMs?: number;
+}
+
+/** [id, operation, arguments] */
+export type WriterRequest = [number, string, unknown[]];
+/** [id, true, result] or [id, false, error] */
+export type WriterReply = [number, true, unknown] | [number, false, { message: string; code?: string }];
+
+export interface WriterThreadOptions extends Omit<WriterThreadData, 'file'> {
+  /** The compiled worker script; by default the one beside this module (see workerScript). */
+  script?: string;
+  /** After the thread dies, how long writes fail fast before a new one is started. */
+  restartDelayMs?: number;
+}
+
+interface Pending {
+  resolve: (value: unknown) => void;
+  reject: (err: Error) => void;
+}
+
+/**
+ * A worker thread runs JavaScript only. Built, this module sits beside writer-worker.js; run from
+ * its TypeScript source (jest), it uses the build of the same source in dist/, which `npm test`
+ * makes before any test runs.
+ */
+export function workerScript(): string {
+  const beside = path.join(__dirname, 'writer-worker.js');
+  if (existsSync(beside) || !__filename.endsWith('.ts')) return beside;
+  const built = path.resolve(__dirname, '..', '..', '..', 'dist', 'store', 'sqlite', 'writer-worker.js');
+  if (!existsSync(built)) throw new Error(`the ledger writer thread needs ${built}: run npm run build`);
+  return built;
+}
+
+/**
+ * The ledger's writes on their own thread. Each write is acknowledged only after the commit that
+ * holds it (the thread's group commit), exactly as on the request thread. If the thread dies, the
+ * writes it held fail (the routes answer as for any ledger failure: the call goes on, a callback
+ * gets 503 and Twilio retries) and a new thread is started for later writes.
+ */
+export function writerThread(file: string, options: WriterThreadOptions = {}): LedgerWriter {
+  const script = options.script ?? workerScript();
+  const restartDelayMs = options.restartDelayMs ?? 1000;
+  const data: WriterThreadData = { file, synchronous: options.synchronous, busyTimeoutMs: options.busyTimeoutMs };
+  const pending = new Map<number, Pending>();
+  let nextId = 0;
+  let outgoing: WriterRequest[] = [];
+  let sendScheduled = false;
+  let worker: Worker | null = null;
+  let down: { until: number; reason: string } | null = null;
+  let closing: Promise<void> | null = null;
+
+  const failAll = (reason: string) => {
+    const err = Object.assign(new Error(reason), { code: 'WRITER_THREAD_STOPPED' });
+    for (const p of pending.values()) p.reject(err);
+    pending.clear();
+    outgoing = [];
+  };
+
+  function start(): Worker {
+    const w = new Worker(script, { workerData: data });
+    let lastError: Error | undefined;
+    w.on('message', (replies: WriterReply[] | 'ready') => {
+      if (replies === 'ready') return;
+      for (const [id, ok, value] of replies) {
+        const p = pending.get(id);
+        if (!p) continue;
+        pending.delete(id);
+        if (ok) p.resolve(value);
+        else p.reject(Object.assign(new Error(value.message), { code: value.code }));
+      }
+    });
+    w.on('error', (err) => (lastError = err));
+    w.on('exit', (code) => {
+      if (worker === w) worker = null;
+      const reason = `the ledger writer thread stopped (exit ${code})${lastError ? `: ${lastError.message}` : ''}`;
+      if (!closing) down = { until: Date.now() + restartDelayMs, reason };
+      failAll(reason);
+    });
+    return w;
+  }
+
+  const send = () => {
+    sendScheduled = false;
+    if (outgoing.length === 0) return;
+    const batch = outgoing;
+    outgoing = [];
+    worker?.postMessage(batch);
+  };
+
+  worker = start();
+
+  return {
+    run<K extends WriteOp>(op: K, ...args: Parameters<LedgerWrites[K]>): Promise<ReturnType<LedgerWrites[K]>> {
+      if (closing) return Promise.reject(new Error('the ledger writer is closed'));
+      if (!worker) {
+        if (down && Date.now() < down.until) return Promise.reject(Object.assign(new Error(down.reason), { code: 'WRITER_THREAD_STOPPED' }));
+        down = null;
+        worker = start();
+      }
+      return new Promise((resolve, reject) => {
+        const id = ++nextId;
+        pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+        outgoing.push([id, op, args]);
+        // Sent at the end of this turn's microtasks: without a wait for the next turn of the loop,
+        // and writes made in the same tick still cross together.
+        if (!sendScheduled) {
+          sendScheduled = true;
+          queueMicrotask(send);
+        }
+      });
+    },
+    close: () =>
+      (closing ??= new Promise<void>((resolve) => {
+        send();
+        const w = worker;
+        if (!w) return resolve();
+        w.once('exit', () => resolve());
+        w.postMessage('close');
+      })),
+  };
+}

@@ -1,0 +1,59 @@
+/**
+ * The writer thread: owns the ledger's write connection and runs named writes (writes.ts) through
+ * the group commit. A commit's fsync blocks this thread only; requests keep being parsed, verified
+ * and answered meanwhile, and the writes they queue share the next commit.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { createGroupCommit } from './group-commit';
+import { openDatabase } from './open';
+import type { WriterReply, WriterRequest, WriterThreadData } from './writer-thread';
+import { ledgerWrites, type WriteOp } from './writes';
+
+const port = parentPort;
+if (!port) throw new Error('writer-worker runs only as a worker thread');
+
+const data = workerData as WriterThreadData;
+// The main thread has applied the migrations already; this connection only writes.
+const db = openDatabase(data.file, { synchronous: data.synchronous, busyTimeoutMs: data.busyTimeoutMs, migrate: false });
+const ops = ledgerWrites(db);
+const commit = createGroupCommit(db);
+
+let replies: WriterReply[] = [];
+let replyScheduled = false;
+const sendReplies = () => {
+  replyScheduled = false;
+  if (replies.length === 0) return;
+  const batch = replies;
+  replies = [];
+  port.postMessage(batch);
+};
+// One message back per commit, not one per write: a commit settles its writes' promises together,
+// and a microtask runs after all of them but before this thread does anything else.
+const reply = (r: WriterReply) => {
+  replies.push(r);
+  if (replyScheduled) return;
+  replyScheduled = true;
+  queueMicrotask(sendReplies);
+};
+
+port.on('message', (requests: WriterRequest[] | 'close') => {
+  if (requests === 'close') {
+    void commit.run(() => undefined).finally(() => {
+      sendReplies();
+      db.close();
+      port.close();
+    });
+    return;
+  }
+  for (const [id, op, args] of requests) {
+    const write = ops[op as WriteOp] as unknown as (...a: unknown[]) => unknown;
+    commit.run(() => write(...args)).then(
+      (value) => reply([id, true, value]),
+      (err: unknown) => {
+        const e = err as { message?: unknown; code?: unknown };
+        reply([id, false, { message: String(e?.message ?? err), code: typeof e?.code === 'string' ? e.code : undefined }]);
+      },
+    );
+  }
+});
+port.postMessage('ready');

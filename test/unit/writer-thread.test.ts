@@ -1,0 +1,100 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { openDatabase } from '../../src/store/sqlite/open';
+import { writerThread } from '../../src/store/sqlite/writer-thread';
+import type { LedgerWriter } from '../../src/store/sqlite/writes';
+import type { IncomingEvent, NewCall } from '../../src/store/store';
+import { TEST_ACCOUNT_SID, tempDir, type TempDir } from '../helpers/env';
+import { newCallSid, newSiprecSid } from '../helpers/twilio-requests';
+
+const call = (callSid = newCallSid()): NewCall => ({ callSid, accountSid: TEST_ACCOUNT_SID, from: null, to: '+15550001111', direction: 'inbound', receivedAt: 1_000 });
+const session = { name: 'gridspace', connectorName: 'Gridspace_1', track: 'both_tracks', parameters: [{ name: 'Team', value: 'sales' }] };
+const started = (callSid: string): IncomingEvent => ({
+  accountSid: TEST_ACCOUNT_SID,
+  callSid,
+  siprecSid: newSiprecSid(),
+  siprecName: 'gridspace',
+  event: 'siprec-started',
+  timestampRaw: '2026-11-26T10:00:00Z',
+  occurredAt: Date.parse('2026-11-26T10:00:00Z'),
+  receivedAt: 2_000,
+  errorCode: null,
+  errorMessage: null,
+  payload: { SiprecEvent: 'siprec-started' },
+});
+
+describe('the ledger writer thread', () => {
+  let dir: TempDir;
+  let file: string;
+  let writer: LedgerWriter | undefined;
+  const count = (table: string) => {
+    const db = new Database(file, { readonly: true });
+    try {
+      return (db.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
+    } finally {
+      db.close();
+    }
+  };
+
+  beforeEach(() => {
+    dir = tempDir();
+    file = path.join(dir.dir, 'ledger.db');
+    openDatabase(file).close();
+  });
+  afterEach(async () => {
+    await writer?.close();
+    writer = undefined;
+    dir.remove();
+  });
+
+  it('runs named writes on its own connection and hands their results back', async () => {
+    writer = writerThread(file);
+    const c = call();
+    await writer.run('recordRequested', c, [session]);
+    const event = started(c.callSid);
+    expect(await writer.run('applyEvent', event)).toBe('stored');
+    expect(await writer.run('applyEvent', event)).toBe('duplicate');
+    const views = await writer.run('markStopRequested', c, ['gridspace'], 3_000);
+    expect(views).toEqual([expect.objectContaining({ name: 'gridspace', state: 'active', stopRequestedAt: new Date(3_000).toISOString() })]);
+    expect(count('siprec_events')).toBe(1);
+  });
+
+  it('fails only the write that throws; the others in its commit are stored', async () => {
+    writer = writerThread(file);
+    const good = [call(), call()];
+    const results = await Promise.allSettled([
+      writer.run('recordRequested', good[0]!, [session]),
+      writer.run('recordRequested', { ...call(), accountSid: null as unknown as string }, [session]),
+      writer.run('recordRequested', good[1]!, [session]),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect(String((results[1] as PromiseRejectedResult).reason.message)).toMatch(/NOT NULL/);
+    expect(count('calls')).toBe(2);
+  });
+
+  it('on close, commits every write it had accepted before stopping', async () => {
+    writer = writerThread(file);
+    const writes = Array.from({ length: 300 }, () => writer!.run('recordRequested', call(), [session]));
+    await writer.close();
+    await expect(Promise.all(writes)).resolves.toHaveLength(300);
+    expect(count('calls')).toBe(300);
+    await expect(writer.run('ping', 1)).rejects.toThrow('closed');
+  });
+
+  it('when the thread dies, fails its writes at once, fails fast for a while, then starts a new thread', async () => {
+    const dying = path.join(dir.dir, 'dying-worker.js');
+    const starts = path.join(dir.dir, 'starts');
+    writeFileSync(starts, '');
+    writeFileSync(dying, `require('node:fs').appendFileSync(${JSON.stringify(starts)}, 'x'); process.exit(7);\n`);
+    const started = () => readFileSync(starts, 'utf8').length;
+    writer = writerThread(file, { script: dying, restartDelayMs: 300 });
+    await expect(writer.run('ping', 1)).rejects.toMatchObject({ code: 'WRITER_THREAD_STOPPED', message: expect.stringContaining('exit 7') });
+    expect(started()).toBe(1);
+    await expect(writer.run('ping', 2)).rejects.toMatchObject({ code: 'WRITER_THREAD_STOPPED', message: expect.stringContaining('exit 7') });
+    expect(started()).toBe(1);
+    await new Promise((r) => setTimeout(r, 400));
+    await expect(writer.run('ping', 3)).rejects.toMatchObject({ message: expect.stringContaining('exit 7') });
+    expect(started()).toBe(2);
+  });
+});
