@@ -1,4 +1,5 @@
-import twilio from 'twilio';
+import type RequestClientT from 'twilio/lib/base/RequestClient';
+import type TwilioT from 'twilio/lib/rest/Twilio';
 import type { SiprecListInstanceCreateOptions } from 'twilio/lib/rest/api/v2010/account/call/siprec';
 import type { Config } from '../config';
 import type { Track } from '../domain/routing';
@@ -57,28 +58,36 @@ export class TwilioApiError extends Error {
   }
 }
 
-type RequestOptions = Parameters<InstanceType<typeof twilio.RequestClient>['request']>[0];
+type RequestOptions = Parameters<RequestClientT['request']>[0];
+
+/**
+ * The REST client and its HTTP stack are most of the twilio package's memory, and only the operator
+ * API uses them: they are loaded on its first call, not at start-up.
+ */
+function loadTwilioRest(): { Twilio: typeof TwilioT; RequestClient: typeof RequestClientT } {
+  return {
+    // Both modules are `module.exports = Class`.
+    Twilio: require('twilio/lib/rest/Twilio') as typeof TwilioT,
+    RequestClient: require('twilio/lib/base/RequestClient') as typeof RequestClientT,
+  };
+}
 
 /**
  * Sends every request to `base` whatever host the twilio client chose. Rewriting the URL the client
  * built (rather than configuring its domain) also undoes TWILIO_REGION/TWILIO_EDGE, which would
  * otherwise turn the host into api.<edge>.<region>.twilio.com.
  */
-class OriginRewritingClient extends twilio.RequestClient {
-  constructor(
-    private readonly base: URL | undefined,
-    timeoutMs: number,
-  ) {
-    super({ timeout: timeoutMs, autoRetry: false });
+function originRewritingClient(RequestClient: typeof RequestClientT, base: URL | undefined, timeoutMs: number): RequestClientT {
+  class OriginRewritingClient extends RequestClient {
+    override request<TData>(opts: RequestOptions & { data?: TData }) {
+      if (!base) return super.request<TData>(opts);
+      const original = new URL(opts.uri);
+      const prefix = base.pathname.replace(/\/+$/, '');
+      const target = new URL(`${prefix}${original.pathname}${original.search}`, base.origin);
+      return super.request<TData>({ ...opts, uri: target.href });
+    }
   }
-
-  override request<TData>(opts: RequestOptions & { data?: TData }) {
-    if (!this.base) return super.request<TData>(opts);
-    const original = new URL(opts.uri);
-    const prefix = this.base.pathname.replace(/\/+$/, '');
-    const target = new URL(`${prefix}${original.pathname}${original.search}`, this.base.origin);
-    return super.request<TData>({ ...opts, uri: target.href });
-  }
+  return new OriginRewritingClient({ timeout: timeoutMs, autoRetry: false });
 }
 
 function describeNetworkFailure(err: { code?: unknown; message?: unknown }): string {
@@ -118,11 +127,15 @@ export function createSiprecApi(options: SiprecApiOptions): SiprecApi {
   const base = apiBaseUrl === undefined ? undefined : new URL(apiBaseUrl);
   if (base && base.protocol !== 'http:' && base.protocol !== 'https:') throw new Error('apiBaseUrl must be an http(s) URL');
 
-  const httpClient = new OriginRewritingClient(base, options.timeoutMs ?? DEFAULT_TWILIO_TIMEOUT_MS);
-  // With an API key the key SID is the user name and the account goes in accountSid.
-  const client = apiKeySid
-    ? twilio(apiKeySid, apiKeySecret, { accountSid, httpClient })
-    : twilio(accountSid, authToken, { accountSid, httpClient });
+  let client: TwilioT | undefined;
+  const rest = (): TwilioT => {
+    if (client) return client;
+    const { Twilio, RequestClient } = loadTwilioRest();
+    const httpClient = originRewritingClient(RequestClient, base, options.timeoutMs ?? DEFAULT_TWILIO_TIMEOUT_MS);
+    // With an API key the key SID is the user name and the account goes in accountSid.
+    client = apiKeySid ? new Twilio(apiKeySid, apiKeySecret, { accountSid, httpClient }) : new Twilio(accountSid, authToken, { accountSid, httpClient });
+    return client;
+  };
 
   const call = async <T>(fn: () => Promise<T>): Promise<T> => {
     try {
@@ -149,9 +162,9 @@ export function createSiprecApi(options: SiprecApiOptions): SiprecApi {
         params[`parameter${i + 1}.name`] = p.name;
         params[`parameter${i + 1}.value`] = p.value;
       });
-      return call(async () => resource(await client.calls(callSid).siprec.create(params as SiprecListInstanceCreateOptions)));
+      return call(async () => resource(await rest().calls(callSid).siprec.create(params as SiprecListInstanceCreateOptions)));
     },
-    stop: (callSid, nameOrSid) => call(async () => resource(await client.calls(callSid).siprec(nameOrSid).update({ status: 'stopped' }))),
+    stop: (callSid, nameOrSid) => call(async () => resource(await rest().calls(callSid).siprec(nameOrSid).update({ status: 'stopped' }))),
   };
 }
 

@@ -1,4 +1,5 @@
-import twilio from 'twilio';
+// The module itself, not the package's index: that would load the whole REST client too.
+import { validateRequest } from 'twilio/lib/webhooks/webhooks';
 import { HttpError } from '../http/errors';
 
 export type SignatureRefusal = 'missing' | 'mismatch' | 'account';
@@ -26,7 +27,7 @@ export interface SignedRequest {
 export function isValidTwilioSignature(authTokens: readonly string[], signature: string, url: string, params: Record<string, unknown>): boolean {
   return authTokens.some((token) => {
     try {
-      return twilio.validateRequest(token, signature, url, params);
+      return validateRequest(token, signature, url, params);
     } catch {
       // A URL that `new URL()` rejects cannot be the one Twilio signed.
       return false;

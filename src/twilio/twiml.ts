@@ -1,7 +1,7 @@
-import twilio from 'twilio';
+// The module itself, not the package's index: that would load the whole REST client too.
+import VoiceResponse from 'twilio/lib/twiml/VoiceResponse';
 import type { Continuation, PlannedSiprec } from '../domain/routing';
 
-const { VoiceResponse } = twilio.twiml;
 type VoiceResponseT = InstanceType<typeof VoiceResponse>;
 
 export const STATUS_CALLBACK_PATH = '/twilio/siprec-status';
