@@ -60,8 +60,15 @@ export function freshEachTime(path: string, build: () => Record<string, string>)
   };
 }
 
-/** (1) The voice webhook of a new inbound call (to the two-connector route). */
-export const voiceRequests = (): Req[] => [freshEachTime(VOICE_PATH, () => buildVoiceForm())];
+/** A caller of its own for each call, as in real traffic (a route's {From} then renders new TwiML). */
+const newCaller = () => `+1415${String(Math.floor(Math.random() * 1e7)).padStart(7, '0')}`;
+
+/** (1) The voice webhook of a new inbound call (to the two-connector route), from a new caller. */
+export const voiceRequests = (): Req[] =>
+  [freshEachTime(VOICE_PATH, () => {
+    const caller = newCaller();
+    return buildVoiceForm({ From: caller, Caller: caller });
+  })];
 
 /** (2) Status callbacks, each for a new SiprecSid: every one is a durable insert. */
 export const statusRequests = (): Req[] => [freshEachTime(STATUS_PATH, () => statusForm())];
