@@ -78,7 +78,7 @@ export function createApp(deps: AppDeps): RequestListener {
       onRejected: (reason, req) => {
         metrics.signatureFailures.inc({ reason });
         // The path only: a GET's query carries the caller's number.
-        logger.warn({ reason, path: req.originalUrl.split('?')[0] }, 'twilio request refused');
+        req.log().warn({ reason, path: req.originalUrl.split('?')[0] }, 'twilio request refused');
       },
     }),
     logger,

@@ -77,3 +77,11 @@ export function instrumentSiprecApi(api: SiprecApi, metrics: Pick<Metrics, 'twil
     stop: (callSid, nameOrSid) => counted('stop', () => api.stop(callSid, nameOrSid)),
   };
 }
+
+export type RequestLabels = { route: string; method: string; status: string };
+
+/** Counts and times one answered request: Express's routes and the Twilio webhook edge alike. */
+export function countRequest(metrics: Pick<Metrics, 'httpRequests' | 'httpRequestDuration'>, labels: RequestLabels, startedNs: bigint): void {
+  metrics.httpRequests.inc(labels);
+  metrics.httpRequestDuration.observe(labels, Number(process.hrtime.bigint() - startedNs) / 1e9);
+}

@@ -24,7 +24,17 @@ export function createLogger(level: string): Logger {
 export async function startServer(config: Config, logger: Logger = createLogger(config.logLevel)): Promise<RunningServer> {
   const db = openDatabase(config.databasePath);
   // The writer thread keeps commits (and their fsync) off the thread that answers Twilio.
-  const store = createSqliteStore(db, config.databasePath === ':memory:' ? {} : { writer: writerThread(config.databasePath) });
+  // (An in-memory database exists only on its own connection: it keeps its writes on this thread.)
+  const store = createSqliteStore(
+    db,
+    config.databasePath === ':memory:'
+      ? {}
+      : {
+          writer: writerThread(config.databasePath, {
+            onStopped: (reason) => logger.error({ reason }, 'LEDGER WRITER THREAD STOPPED: its writes failed; a new thread starts on the next write'),
+          }),
+        },
+  );
   const siprecApi = siprecApiFromConfig(config.twilio);
   const metrics = createMetrics();
   const app = createApp({ config, store, logger, metrics, siprecApi });

@@ -85,6 +85,12 @@ export interface PlannedSiprec {
   parameters: Array<{ name: string; value: string }>;
 }
 
+/** Whether any parameter of the route quotes the call (so each call renders a TwiML of its own). */
+export function quotesTheCall(route: Route): boolean {
+  const known = new Set<string>(PLACEHOLDERS);
+  return route.siprec.some((t) => Object.values(t.parameters).some((v) => [...v.matchAll(PLACEHOLDER_PATTERN)].some((m) => known.has(m[1]!))));
+}
+
 /** The `<Siprec>` elements for this call, with their parameters filled in. */
 export function planSiprec(route: Route, call: CallFields): PlannedSiprec[] {
   return route.siprec.map((t) => ({

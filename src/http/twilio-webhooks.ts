@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parse as parseQuery } from 'node:querystring';
 import type { Logger } from 'pino';
-import type { Metrics } from '../metrics';
+import { countRequest, type Metrics } from '../metrics';
 import type { SignedRequest } from '../twilio/signature';
 import { errorReply, HttpError } from './errors';
 import { readForm, requireForm } from './form-body';
@@ -59,7 +59,7 @@ export function twilioWebhooks(options: TwilioWebhooksOptions): (req: IncomingMe
     const form = method === 'POST' ? await readForm(req, res) : {};
     const query = queryString ? (parseQuery(queryString) as Record<string, unknown>) : {};
     const params = method === 'POST' ? form : query;
-    verify({ signature: header(req, 'x-twilio-signature'), originalUrl: req.url ?? path, signedParams: form, params });
+    verify({ signature: header(req, 'x-twilio-signature'), originalUrl: req.url ?? path, signedParams: form, params, log });
     // Only after the signature: a prober learns nothing about which paths under /twilio exist.
     const route = routes.get(routeKey(path));
     if (!route) throw new HttpError(404, `no route for ${method} ${path}`);
@@ -91,9 +91,7 @@ export function twilioWebhooks(options: TwilioWebhooksOptions): (req: IncomingMe
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
     const finish = (route: string | undefined) => {
-      const labels = { route: route ?? 'unmatched', method: req.method ?? '', status: String(res.statusCode) };
-      metrics.httpRequests.inc(labels);
-      metrics.httpRequestDuration.observe(labels, Number(process.hrtime.bigint() - started) / 1e9);
+      countRequest(metrics, { route: route ?? 'unmatched', method: req.method ?? '', status: String(res.statusCode) }, started);
       if (logger.isLevelEnabled('info')) logRequestEnd(log(), req.method, path, res.statusCode, started);
     };
     serve(req, res, log, path, q === -1 ? undefined : url.slice(q + 1)).then(finish, (err: unknown) => {
@@ -104,6 +102,10 @@ export function twilioWebhooks(options: TwilioWebhooksOptions): (req: IncomingMe
         send(res, reply.status, 'application/json; charset=utf-8', JSON.stringify(reply.body));
       }
       finish(reply.status === 404 ? undefined : routes.get(routeKey(path))?.path);
+    }).catch((err: unknown) => {
+      // Only a bug in the lines above gets here: log it, and never leave the client hanging.
+      logger.error({ err, path }, 'twilio webhook failed while answering');
+      if (!res.writableEnded) res.destroy();
     });
   };
 }

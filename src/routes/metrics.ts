@@ -1,6 +1,6 @@
 import type { Request, RequestHandler } from 'express';
 import type { Logger } from 'pino';
-import type { Metrics } from '../metrics';
+import { countRequest, type Metrics } from '../metrics';
 import { SESSION_STATES, type Store } from '../store/store';
 
 /**
@@ -27,13 +27,9 @@ function rememberMatchedRoute(req: Request): () => string | undefined {
 /** Counts and times every request by its route pattern and status. */
 export function requestMetrics(metrics: Pick<Metrics, 'httpRequests' | 'httpRequestDuration'>): RequestHandler {
   return function measureRequest(req, res, next) {
-    const endTimer = metrics.httpRequestDuration.startTimer();
+    const started = process.hrtime.bigint();
     const matchedRoute = rememberMatchedRoute(req);
-    res.once('finish', () => {
-      const labels = { route: matchedRoute() ?? 'unmatched', method: req.method, status: String(res.statusCode) };
-      metrics.httpRequests.inc(labels);
-      endTimer(labels);
-    });
+    res.once('finish', () => countRequest(metrics, { route: matchedRoute() ?? 'unmatched', method: req.method, status: String(res.statusCode) }, started));
     next();
   };
 }

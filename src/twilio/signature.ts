@@ -1,5 +1,6 @@
 // The module itself, not the package's index: that would load the whole REST client too.
 import { validateRequest } from 'twilio/lib/webhooks/webhooks';
+import type { Logger } from 'pino';
 import { HttpError } from '../http/errors';
 
 export type SignatureRefusal = 'missing' | 'mismatch' | 'account';
@@ -22,6 +23,8 @@ export interface SignedRequest {
   signedParams: Record<string, unknown>;
   /** Where Twilio put the call's parameters: the form for POST, the query for GET. */
   params: Record<string, unknown>;
+  /** The request's logger, for whoever reports a refusal. */
+  log: () => Logger;
 }
 
 export function isValidTwilioSignature(authTokens: readonly string[], signature: string, url: string, params: Record<string, unknown>): boolean {

@@ -50,13 +50,13 @@ export function buildStartTwiml(plan: readonly PlannedSiprec[], then: Continuati
 }
 
 /**
- * buildStartTwiml remembered for the last `size` distinct inputs. It is a pure function of the plan,
- * and most calls on a route render the same plan (no per-caller placeholder), while VoiceResponse's
- * XML builder is the largest single cost of answering a call.
+ * buildStartTwiml remembered for the last `size` distinct inputs: a pure function of the plan, and
+ * the XML builder is the largest cost of answering a call. For routes whose parameters do not quote
+ * the call, every call renders the same plan.
  */
 export function cachedStartTwiml(publicBaseUrl: string, size = 500) {
   const cache = new Map<string, string>();
-  return (plan: readonly PlannedSiprec[], then: Continuation): string => {
+  const render = (plan: readonly PlannedSiprec[], then: Continuation): string => {
     const key = JSON.stringify([plan, then]);
     const hit = cache.get(key);
     if (hit !== undefined) return hit;
@@ -66,6 +66,7 @@ export function cachedStartTwiml(publicBaseUrl: string, size = 500) {
     cache.set(key, twiml);
     return twiml;
   };
+  return Object.defineProperty(render, 'size', { get: () => cache.size }) as typeof render & { readonly size: number };
 }
 
 /** `<Stop>` with a `<Siprec name>` per session, then `<Redirect>` to next or the route's continuation. */

@@ -54,7 +54,7 @@ describe('the Twilio webhook edge', () => {
     await request(t.app).get('/twilioish').expect(404);
   });
 
-  it('answers a request the client abandons mid-body with nothing stored, and keeps serving', async () => {
+  it('keeps serving after a client abandons a request mid-body', async () => {
     const server = createServer(t.app).listen(0, '127.0.0.1');
     await new Promise((r) => server.once('listening', r));
     const { port } = server.address() as { port: number };

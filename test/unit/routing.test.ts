@@ -1,4 +1,4 @@
-import { pickRoute, planSiprec, renderTemplate, unknownPlaceholders, type Route } from '../../src/domain/routing';
+import { pickRoute, planSiprec, quotesTheCall, renderTemplate, unknownPlaceholders, type Route } from '../../src/domain/routing';
 
 const target = (name: string) => ({ connectorName: name, name, track: 'inbound_track' as const, statusCallbackMethod: 'POST' as const, parameters: {} });
 const routes: Route[] = [
@@ -42,5 +42,20 @@ describe('planSiprec', () => {
     const route: Route = { siprec: [{ ...target('x'), parameters: { Name: '{CallerName}' } }], then: { enqueue: 'q' } };
     const [plan] = planSiprec(route, { CallerName: 'y'.repeat(1000) });
     expect(plan!.parameters[0]!.value).toHaveLength(499 - 'Name'.length);
+  });
+});
+
+describe('quotesTheCall', () => {
+  const withParameters = (...parameters: Array<Record<string, string>>): Route => ({
+    siprec: parameters.map((p, i) => ({ ...target(`t${i}`), parameters: p })),
+    then: { enqueue: 'q' },
+  });
+  it.each<[Array<Record<string, string>>, boolean]>([
+    [[{}], false],
+    [[{ Team: 'sales', Note: 'a {literal} brace' }], false],
+    [[{ Team: 'sales' }, { Caller: '{From}' }], true],
+    [[{ Who: 'call {CallSid} for {To}' }], true],
+  ])('%j → %s', (parameters, expected) => {
+    expect(quotesTheCall(withParameters(...parameters))).toBe(expected);
   });
 });

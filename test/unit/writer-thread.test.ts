@@ -82,6 +82,30 @@ describe('the ledger writer thread', () => {
     await expect(writer.run('ping', 1)).rejects.toThrow('closed');
   });
 
+  it('fails the writes it holds when the thread dies mid-flight', async () => {
+    const dying = path.join(dir.dir, 'dies-on-message.js');
+    writeFileSync(dying, "require('node:worker_threads').parentPort.on('message', () => process.exit(9));\n");
+    const reasons: string[] = [];
+    writer = writerThread(file, { script: dying, onStopped: (reason) => reasons.push(reason) });
+    const writes = [writer.run('recordRequested', call(), [session]), writer.run('ping', 1)];
+    for (const w of writes) await expect(w).rejects.toMatchObject({ code: 'WRITER_THREAD_STOPPED', message: expect.stringContaining('exit 9') });
+    expect(reasons).toEqual([expect.stringContaining('exit 9')]);
+  });
+
+  it('refuses writes past maxPending at once, and takes them again once it catches up', async () => {
+    writer = writerThread(file, { maxPending: 3, busyTimeoutMs: 5000 });
+    await writer.run('ping', 0);
+    const locker = new Database(file);
+    locker.exec('BEGIN IMMEDIATE');
+    const held = [1, 2, 3].map(() => writer!.run('recordRequested', call(), [session]));
+    await expect(writer.run('recordRequested', call(), [session])).rejects.toMatchObject({ code: 'WRITER_BACKLOG' });
+    locker.exec('ROLLBACK');
+    locker.close();
+    await Promise.all(held);
+    await writer.run('recordRequested', call(), [session]);
+    expect(count('calls')).toBe(4);
+  });
+
   it('when the thread dies, fails its writes at once, fails fast for a while, then starts a new thread', async () => {
     const dying = path.join(dir.dir, 'dying-worker.js');
     const starts = path.join(dir.dir, 'starts');

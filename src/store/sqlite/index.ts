@@ -65,7 +65,9 @@ export function createSqliteStore(db: Database.Database, options: SqliteStoreOpt
     recordStarted: (call, session, at) => write('recording the started session', writer.run('recordStarted', call, session, at)),
     markStopRequested: (call, names, at) => write('recording the stop request', writer.run('markStopRequested', call, names, at)),
 
-    getCall: guard('reading the call', (callSid: string) => {
+    // One read transaction: one snapshot, so a commit from the writer thread between the statements
+    // cannot show a session beside events it has not been updated for.
+    getCall: guard('reading the call', db.transaction((callSid: string) => {
       const call = callBySid.get(callSid) as CallRow | undefined;
       if (!call) return null;
       const sessions = (sessionsOfCall.all(callSid) as SessionRow[]).map((s) => ({
@@ -73,7 +75,7 @@ export function createSqliteStore(db: Database.Database, options: SqliteStoreOpt
         events: (eventsOfSession.all(s.id) as EventRow[]).map(toEventView),
       }));
       return { call: toCallView(call), sessions };
-    }),
+    })),
 
     openSessions: guard('reading open sessions', (callSid: string) =>
       (openOfCall.all(callSid) as SessionRow[]).map(toSessionView),
@@ -103,7 +105,7 @@ export function createSqliteStore(db: Database.Database, options: SqliteStoreOpt
       return { sessions: page.map(toSessionListItem), nextCursor: rows.length > q.limit && last ? encodeCursor(last) : null };
     }),
 
-    getStats: guard('computing stats', stats.getStats),
+    getStats: guard('computing stats', db.transaction(stats.getStats)),
     countSessionsByState: guard('counting sessions', stats.countSessionsByState),
 
     alerts: createSqliteOutbox(db, writer),

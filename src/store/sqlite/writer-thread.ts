@@ -19,6 +19,13 @@ export interface WriterThreadOptions extends Omit<WriterThreadData, 'file'> {
   script?: string;
   /** After the thread dies, how long writes fail fast before a new one is started. */
   restartDelayMs?: number;
+  /**
+   * Most writes waiting for the thread at once; more are refused at once (a callback gets 503 and
+   * Twilio retries) rather than queued without bound while the file is locked or the disk stalls.
+   */
+  maxPending?: number;
+  /** Told when the thread stops without being closed, so that it is logged once, not per request. */
+  onStopped?: (reason: string) => void;
 }
 
 /**
@@ -65,8 +72,10 @@ export function writerThread(file: string, options: WriterThreadOptions = {}): L
   let down: { until: number; reason: string } | null = null;
   let closing: Promise<void> | null = null;
 
+  const maxPending = options.maxPending ?? 10_000;
+  const stopped = (reason: string) => Object.assign(new Error(reason), { code: 'WRITER_THREAD_STOPPED' });
   const failAll = (reason: string) => {
-    const err = Object.assign(new Error(reason), { code: 'WRITER_THREAD_STOPPED' });
+    const err = stopped(reason);
     for (const p of pending.values()) p.reject(err);
     pending.clear();
     outgoing = [];
@@ -85,11 +94,19 @@ export function writerThread(file: string, options: WriterThreadOptions = {}): L
         else p.reject(Object.assign(new Error(value.message), { code: value.code }));
       }
     });
+    // A reply that cannot be read leaves no id to settle: end the thread, which fails them all.
+    w.on('messageerror', (err) => {
+      lastError = err;
+      void w.terminate();
+    });
     w.on('error', (err) => (lastError = err));
     w.on('exit', (code) => {
       if (worker === w) worker = null;
       const reason = `the ledger writer thread stopped (exit ${code})${lastError ? `: ${lastError.message}` : ''}`;
-      if (!closing) down = { until: Date.now() + restartDelayMs, reason };
+      if (!closing) {
+        down = { until: Date.now() + restartDelayMs, reason };
+        options.onStopped?.(reason);
+      }
       failAll(reason);
     });
     return w;
@@ -100,7 +117,15 @@ export function writerThread(file: string, options: WriterThreadOptions = {}): L
     if (outgoing.length === 0) return;
     const batch = outgoing;
     outgoing = [];
-    worker?.postMessage(batch);
+    try {
+      worker?.postMessage(batch);
+    } catch (err) {
+      // Arguments that cannot be cloned fail their own writes, not the process.
+      for (const [id] of batch) {
+        pending.get(id)?.reject(err as Error);
+        pending.delete(id);
+      }
+    }
   };
 
   worker = start();
@@ -109,9 +134,14 @@ export function writerThread(file: string, options: WriterThreadOptions = {}): L
     run<K extends WriteOp>(op: K, ...args: Parameters<LedgerWrites[K]>): Promise<ReturnType<LedgerWrites[K]>> {
       if (closing) return Promise.reject(new Error('the ledger writer is closed'));
       if (!worker) {
-        if (down && Date.now() < down.until) return Promise.reject(Object.assign(new Error(down.reason), { code: 'WRITER_THREAD_STOPPED' }));
+        if (down && Date.now() < down.until) return Promise.reject(stopped(down.reason));
         down = null;
         worker = start();
+      }
+      if (pending.size >= maxPending) {
+        return Promise.reject(
+          Object.assign(new Error(`the ledger writer has ${pending.size} writes waiting; refusing more until it catches up`), { code: 'WRITER_BACKLOG' }),
+        );
       }
       return new Promise((resolve, reject) => {
         const id = ++nextId;

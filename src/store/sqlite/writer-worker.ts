@@ -4,10 +4,10 @@
  * and answered meanwhile, and the writes they queue share the next commit.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { createGroupCommit } from './group-commit';
 import { openDatabase } from './open';
+import { inThreadWriter } from './writer';
 import type { WriterReply, WriterRequest, WriterThreadData } from './writer-thread';
-import { ledgerWrites, type WriteOp } from './writes';
+import type { LedgerWrites, WriteOp } from './writes';
 
 const port = parentPort;
 if (!port) throw new Error('writer-worker runs only as a worker thread');
@@ -15,8 +15,8 @@ if (!port) throw new Error('writer-worker runs only as a worker thread');
 const data = workerData as WriterThreadData;
 // The main thread has applied the migrations already; this connection only writes.
 const db = openDatabase(data.file, { synchronous: data.synchronous, busyTimeoutMs: data.busyTimeoutMs, migrate: false });
-const ops = ledgerWrites(db);
-const commit = createGroupCommit(db);
+// On this thread, the same writer the request thread uses when it writes for itself.
+const writer = inThreadWriter(db);
 
 let replies: WriterReply[] = [];
 let replyScheduled = false;
@@ -38,7 +38,7 @@ const reply = (r: WriterReply) => {
 
 port.on('message', (requests: WriterRequest[] | 'close') => {
   if (requests === 'close') {
-    void commit.run(() => undefined).finally(() => {
+    void writer.close().finally(() => {
       sendReplies();
       db.close();
       port.close();
@@ -46,8 +46,7 @@ port.on('message', (requests: WriterRequest[] | 'close') => {
     return;
   }
   for (const [id, op, args] of requests) {
-    const write = ops[op as WriteOp] as unknown as (...a: unknown[]) => unknown;
-    commit.run(() => write(...args)).then(
+    writer.run(op as WriteOp, ...(args as Parameters<LedgerWrites[WriteOp]>)).then(
       (value) => reply([id, true, value]),
       (err: unknown) => {
         const e = err as { message?: unknown; code?: unknown };
@@ -56,4 +55,6 @@ port.on('message', (requests: WriterRequest[] | 'close') => {
     );
   }
 });
+// A request that cannot be read leaves no id to answer: stop, and the request thread fails them all.
+port.on('messageerror', () => process.exit(1));
 port.postMessage('ready');

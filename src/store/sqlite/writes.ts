@@ -6,7 +6,8 @@ import type { IncomingEvent, NewCall, NewSession } from '../store';
 import { toSessionView, type EventRow, type SessionRow } from './rows';
 
 export const EVENTS_OF_SESSION = 'SELECT * FROM siprec_events WHERE session_id = ? ORDER BY id';
-export const SESSION_BY_NAME = 'SELECT * FROM siprec_sessions WHERE call_sid = ? AND name = ?';
+
+const NOT_STARTED = { state: 'requested', startedAt: null, stoppedAt: null, errorCode: null, errorMessage: null } as const;
 
 const OLDEST = 'SELECT call_sid FROM calls WHERE created_at < @cutoff ORDER BY created_at, call_sid LIMIT @limit';
 
@@ -32,10 +33,8 @@ export function ledgerWrites(db: Database.Database) {
       track = coalesce(siprec_sessions.track, excluded.track),
       parameters = coalesce(siprec_sessions.parameters, excluded.parameters),
       requested_at = coalesce(siprec_sessions.requested_at, excluded.requested_at)`);
-  const sessionByName = db.prepare(SESSION_BY_NAME);
+  const sessionByName = db.prepare('SELECT * FROM siprec_sessions WHERE call_sid = ? AND name = ?');
   const sessionBySid = db.prepare('SELECT * FROM siprec_sessions WHERE siprec_sid = ?');
-  const createBareSession = db.prepare(`INSERT INTO siprec_sessions (call_sid, name, siprec_sid, state, created_at, updated_at)
-    VALUES (?, ?, ?, 'requested', ?, ?) RETURNING *`);
   // Never steal a SID another session already holds: that would fail the whole callback.
   const setSid = db.prepare(`UPDATE siprec_sessions SET siprec_sid = @sid WHERE id = @id AND siprec_sid IS NULL
     AND NOT EXISTS (SELECT 1 FROM siprec_sessions WHERE siprec_sid = @sid)`);
@@ -75,7 +74,8 @@ export function ledgerWrites(db: Database.Database) {
     }
   });
 
-  const createSessionFromEvent = db.prepare(`INSERT INTO siprec_sessions
+  // A session first heard of outside the voice webhook: from a status callback, or a stop request.
+  const createSession = db.prepare(`INSERT INTO siprec_sessions
       (call_sid, name, siprec_sid, state, started_at, stopped_at, error_code, error_message, created_at, updated_at)
     VALUES (@callSid, @name, @siprecSid, @state, @startedAt, @stoppedAt, @errorCode, @errorMessage, @at, @at) RETURNING *`);
 
@@ -114,7 +114,7 @@ export function ledgerWrites(db: Database.Database) {
   const applyToNewSession = db.transaction((e: IncomingEvent, policy?: AlertPolicy) => {
     ensureCall({ callSid: e.callSid, accountSid: e.accountSid, from: null, to: null, direction: null, receivedAt: e.receivedAt });
     const derived = deriveSession([e]);
-    const session = createSessionFromEvent.get({ callSid: e.callSid, name: e.siprecName, siprecSid: e.siprecSid, ...derived, at: e.receivedAt }) as SessionRow;
+    const session = createSession.get({ callSid: e.callSid, name: e.siprecName, siprecSid: e.siprecSid, ...derived, at: e.receivedAt }) as SessionRow;
     // The same SID, event and Timestamp filed under another session: a repeat; roll back what we made.
     if (!storeEvent(e, session.id)) throw DUPLICATE;
     raiseAlerts(e, session, policy);
@@ -146,7 +146,7 @@ export function ledgerWrites(db: Database.Database) {
   const markStopRequested = db.transaction((call: NewCall, names: string[], at: number) => {
     ensureCall(call);
     return names.map((name) => {
-      if (!sessionByName.get(call.callSid, name)) createBareSession.get(call.callSid, name, null, at, at);
+      if (!sessionByName.get(call.callSid, name)) createSession.get({ callSid: call.callSid, name, siprecSid: null, ...NOT_STARTED, at });
       setStopRequested.run({ at, callSid: call.callSid, name });
       return toSessionView(sessionByName.get(call.callSid, name) as SessionRow);
     });
