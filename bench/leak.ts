@@ -39,11 +39,12 @@ function slopePerMinute(ys: number[]): number {
 
 /**
  * Sustained load at the fixed rate (a voice call then its status callback, all fresh), RSS sampled
- * every second. A warm-up first lets JIT, heap and page cache reach their working size: measured
- * here, siprec-control's RSS climbs for about 25 s under this load and then stays flat, so a leak
- * shows as growth after that, not as the climb.
+ * every second. A warm-up first lets JIT, heaps and page cache reach their working size, so a leak
+ * shows as growth after that, not as the climb. Measured with the writer thread (two V8 heaps, two
+ * SQLite connections): RSS climbs for 40–50 s under this load, then moves between 170 and 187 MiB
+ * without a trend over the next two minutes (RSS every 10 s over 180 s, 2026-11-26).
  */
-export const LEAK_WARMUP_SECONDS = 25;
+export const LEAK_WARMUP_SECONDS = 45;
 export async function leakCheck(opts: BenchOptions, log: (line: string) => void): Promise<LeakResult> {
   const dir = tempDir('siprec-bench-leak-');
   const server = await startSiprec({ dir, databasePath: dir.file('ledger.sqlite') });
