@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { LedgerWriter } from '../store/sqlite/writes';
-import { StoreUnavailableError } from '../store/store';
+import { storeUnavailable, written } from '../store/store';
 import { createHeldAlerts, initialStatus } from './held';
 import { alertFields, errorBurstAlert, siprecErrorAlert, startTimeoutAlert } from './messages';
 import type { Alert, AlertKind, AlertOutbox, AlertPolicy, AlertSeverity, AlertView, DeliveryState, DeliveryStatus, InitialState, NewAlert } from './types';
@@ -99,11 +99,6 @@ export function alertWrites(db: Database.Database) {
   };
 }
 
-/** Any failure to read or write the outbox means the ledger is unavailable, as for the rest of the store. */
-function unavailable(what: string, err: unknown): StoreUnavailableError {
-  return new StoreUnavailableError(`${what} failed: ${(err as Error).message}`, { cause: err });
-}
-
 type Stuck = { id: number; call_sid: string; name: string; connector_name: string | null };
 
 /** The outbox's own writes, as named ledger writes (see store/sqlite/writes.ts). */
@@ -151,10 +146,9 @@ export function createSqliteOutbox(db: Database.Database, writer: LedgerWriter):
     try {
       return fn();
     } catch (err) {
-      throw unavailable(what, err);
+      throw storeUnavailable(what, err);
     }
   };
-  const write = <T>(what: string, done: Promise<T>): Promise<T> => done.catch((err) => Promise.reject(unavailable(what, err)));
 
   const anyDue = db.prepare(`SELECT 1 FROM alert_outbox WHERE state IN ${WAITING} AND next_attempt_at <= ? LIMIT 1`);
   const recent = db.prepare('SELECT * FROM alert_outbox ORDER BY occurred_at DESC, id DESC LIMIT ?');
@@ -172,7 +166,7 @@ export function createSqliteOutbox(db: Database.Database, writer: LedgerWriter):
     flushHeld: async (now) => {
       const items = held.all();
       if (items.length === 0) return 0;
-      await write('moving held alerts to the outbox', writer.run('moveHeld', items, now));
+      await written('moving held alerts to the outbox', writer.run('moveHeld', items, now));
       held.remove(items.map((a) => a.id));
       return items.length;
     },
@@ -180,17 +174,17 @@ export function createSqliteOutbox(db: Database.Database, writer: LedgerWriter):
     claimDue: async (now, leaseMs, limit) => {
       // A read first: an idle outbox must not cost a write (and an fsync) every tick.
       if (!read('reading the outbox', () => anyDue.get(now))) return [];
-      return write('claiming due alerts', writer.run('claimAlerts', now, leaseMs, limit));
+      return written('claiming due alerts', writer.run('claimAlerts', now, leaseMs, limit));
     },
 
-    recordAttempt: (id, status, now) => write('recording an alert delivery', writer.run('recordAlertStatus', id, status, now)),
+    recordAttempt: (id, status, now) => written('recording an alert delivery', writer.run('recordAlertStatus', id, status, now)),
 
     raiseStartTimeouts: async (now, timeoutMs, initialState) => {
       const stuck = read('scanning for sessions that never started', () =>
         stuckSessions.all({ since: now - START_TIMEOUT_LOOKBACK_MS, cutoff: now - timeoutMs }) as Stuck[],
       );
       if (stuck.length === 0) return 0;
-      return write('raising start-timeout alerts', writer.run('raiseStartTimeouts', stuck, now, timeoutMs, initialState));
+      return written('raising start-timeout alerts', writer.run('raiseStartTimeouts', stuck, now, timeoutMs, initialState));
     },
 
     list: async (limit) => {

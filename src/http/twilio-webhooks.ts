@@ -28,7 +28,7 @@ export interface TwilioWebhooksOptions {
   metrics: Pick<Metrics, 'httpRequests' | 'httpRequestDuration'>;
 }
 
-export const TWILIO_PREFIX = '/twilio';
+const TWILIO_PREFIX = '/twilio';
 
 /** Express matches paths case-insensitively and forgives one trailing slash; so does this edge. */
 const routeKey = (path: string) => (path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path).toLowerCase();

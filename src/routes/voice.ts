@@ -2,11 +2,11 @@ import { ledgerWriteFailedAlert } from '../alerts/messages';
 import type { AlertPolicy } from '../alerts/types';
 import type { Config } from '../config';
 import { keepNumber } from '../domain/privacy';
-import { pickRoute, planSiprec, quotesTheCall, type Route } from '../domain/routing';
+import { pickRoute, planSiprec, quotesTheCall } from '../domain/routing';
 import type { WebhookHandler } from '../http/twilio-webhooks';
 import type { Metrics } from '../metrics';
 import type { Store } from '../store/store';
-import { buildStartTwiml, cachedStartTwiml } from '../twilio/twiml';
+import { buildStartTwiml } from '../twilio/twiml';
 import { voiceRequestSchema } from './twilio-input';
 import { parseInput } from './input';
 
@@ -20,16 +20,18 @@ export interface VoiceDeps {
 
 /** Answers an incoming call with `<Start><Siprec>` for its route, then the route's continuation. */
 export function voiceRoute({ config, store, metrics, clock, alerts }: VoiceDeps): WebhookHandler {
-  const startTwiml = cachedStartTwiml(config.publicBaseUrl);
-  // Only TwiML with nothing of the caller in it is remembered: a rendered {From} would keep callers'
-  // numbers in memory whatever STORE_CALLER_NUMBERS says.
-  const personal = new Map<Route, boolean>(config.routes.map((r) => [r, quotesTheCall(r)]));
+  // A route whose parameters do not quote the call answers every call with the same TwiML: build it
+  // once (VoiceResponse's XML builder is the largest cost of answering). Routes that quote the call
+  // render per call, and no caller's number is kept in memory.
+  const fixedTwiml = new Map(
+    config.routes.filter((r) => !quotesTheCall(r)).map((r) => [r, buildStartTwiml(planSiprec(r, {}), r.then, config.publicBaseUrl)]),
+  );
   return async function answerCall(req) {
     const { params } = req;
     const call = parseInput(voiceRequestSchema, params, 'voice request');
     const route = pickRoute(config.routes, call.To);
     const plan = planSiprec(route, call);
-    const twiml = personal.get(route) !== false ? buildStartTwiml(plan, route.then, config.publicBaseUrl) : startTwiml(plan, route.then);
+    const twiml = fixedTwiml.get(route) ?? buildStartTwiml(plan, route.then, config.publicBaseUrl);
     try {
       await store.recordRequested(
         {

@@ -158,3 +158,14 @@ export class InvalidCursorError extends Error {
     this.name = 'InvalidCursorError';
   }
 }
+
+/** Any failure to read or commit means the ledger cannot promise anything: callers answer 503. */
+export function storeUnavailable(what: string, err: unknown): unknown {
+  if (err instanceof InvalidCursorError || err instanceof StoreUnavailableError) return err;
+  return new StoreUnavailableError(`${what} failed: ${(err as Error).message}`, { cause: err });
+}
+
+/** A write's outcome, with any failure as storeUnavailable. */
+export function written<T>(what: string, done: Promise<T>): Promise<T> {
+  return done.catch((err) => Promise.reject(storeUnavailable(what, err)));
+}

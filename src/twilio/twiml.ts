@@ -49,26 +49,6 @@ export function buildStartTwiml(plan: readonly PlannedSiprec[], then: Continuati
   return response.toString();
 }
 
-/**
- * buildStartTwiml remembered for the last `size` distinct inputs: a pure function of the plan, and
- * the XML builder is the largest cost of answering a call. For routes whose parameters do not quote
- * the call, every call renders the same plan.
- */
-export function cachedStartTwiml(publicBaseUrl: string, size = 500) {
-  const cache = new Map<string, string>();
-  const render = (plan: readonly PlannedSiprec[], then: Continuation): string => {
-    const key = JSON.stringify([plan, then]);
-    const hit = cache.get(key);
-    if (hit !== undefined) return hit;
-    const twiml = buildStartTwiml(plan, then, publicBaseUrl);
-    // A Map iterates in insertion order: the first key is the oldest.
-    if (cache.size >= size) cache.delete(cache.keys().next().value as string);
-    cache.set(key, twiml);
-    return twiml;
-  };
-  return Object.defineProperty(render, 'size', { get: () => cache.size }) as typeof render & { readonly size: number };
-}
-
 /** `<Stop>` with a `<Siprec name>` per session, then `<Redirect>` to next or the route's continuation. */
 export function buildStopTwiml(names: readonly string[], next: Continuation): string {
   const response = new VoiceResponse();

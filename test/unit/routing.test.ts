@@ -1,4 +1,5 @@
-import { pickRoute, planSiprec, quotesTheCall, renderTemplate, unknownPlaceholders, type Route } from '../../src/domain/routing';
+import fc from 'fast-check';
+import { PLACEHOLDERS, pickRoute, planSiprec, quotesTheCall, renderTemplate, unknownPlaceholders, type Route } from '../../src/domain/routing';
 
 const target = (name: string) => ({ connectorName: name, name, track: 'inbound_track' as const, statusCallbackMethod: 'POST' as const, parameters: {} });
 const routes: Route[] = [
@@ -57,5 +58,15 @@ describe('quotesTheCall', () => {
     [[{ Who: 'call {CallSid} for {To}' }], true],
   ])('%j → %s', (parameters, expected) => {
     expect(quotesTheCall(withParameters(...parameters))).toBe(expected);
+  });
+});
+
+describe('a route that does not quote the call', () => {
+  // What the voice route relies on to build that route's TwiML once, at start-up.
+  it('plans the same for every call as for no call at all', () => {
+    const route = { siprec: [{ ...target('a'), parameters: { Team: 'sales', Note: 'a {literal} brace', Long: 'x'.repeat(600) } }], then: { enqueue: 'q' } } as Route;
+    expect(quotesTheCall(route)).toBe(false);
+    const call = fc.record(Object.fromEntries(PLACEHOLDERS.map((p) => [p, fc.string()])), { requiredKeys: [] });
+    fc.assert(fc.property(call, (c) => expect(planSiprec(route, c)).toEqual(planSiprec(route, {}))));
   });
 });

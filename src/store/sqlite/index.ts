@@ -2,7 +2,8 @@ import type Database from 'better-sqlite3';
 import { createSqliteOutbox } from '../../alerts/sqlite-outbox';
 import {
   InvalidCursorError,
-  StoreUnavailableError,
+  storeUnavailable,
+  written,
   type PurgeResult,
   type SessionQuery,
   type Store,
@@ -24,18 +25,12 @@ import { EVENTS_OF_SESSION, type LedgerWriter } from './writes';
 
 const OPEN_STATES = "('requested', 'active')";
 
-/** Any failure to read or commit means the ledger cannot promise anything: callers answer 503. */
-function unavailable(what: string, err: unknown): unknown {
-  if (err instanceof InvalidCursorError) return err;
-  return new StoreUnavailableError(`${what} failed: ${(err as Error).message}`, { cause: err });
-}
-
 function guard<A extends unknown[], R>(what: string, fn: (...args: A) => R): (...args: A) => Promise<R> {
   return async (...args: A) => {
     try {
       return fn(...args);
     } catch (err) {
-      throw unavailable(what, err);
+      throw storeUnavailable(what, err);
     }
   };
 }
@@ -48,7 +43,6 @@ export interface SqliteStoreOptions {
 /** Reads run on `db`, on this thread; writes go through the writer. */
 export function createSqliteStore(db: Database.Database, options: SqliteStoreOptions = {}): Store {
   const writer = options.writer ?? inThreadWriter(db);
-  const write = <R>(what: string, done: Promise<R>): Promise<R> => done.catch((err) => Promise.reject(unavailable(what, err)));
 
   const callBySid = db.prepare('SELECT * FROM calls WHERE call_sid = ?');
   const sessionsOfCall = db.prepare('SELECT * FROM siprec_sessions WHERE call_sid = ? ORDER BY id');
@@ -60,10 +54,10 @@ export function createSqliteStore(db: Database.Database, options: SqliteStoreOpt
   const listings = new Map<string, Database.Statement>();
 
   return {
-    recordRequested: (call, sessions) => write('recording the call', writer.run('recordRequested', call, sessions)),
-    applyEvent: (event, policy) => write('storing the status callback', writer.run('applyEvent', event, policy)),
-    recordStarted: (call, session, at) => write('recording the started session', writer.run('recordStarted', call, session, at)),
-    markStopRequested: (call, names, at) => write('recording the stop request', writer.run('markStopRequested', call, names, at)),
+    recordRequested: (call, sessions) => written('recording the call', writer.run('recordRequested', call, sessions)),
+    applyEvent: (event, policy) => written('storing the status callback', writer.run('applyEvent', event, policy)),
+    recordStarted: (call, session, at) => written('recording the started session', writer.run('recordStarted', call, session, at)),
+    markStopRequested: (call, names, at) => written('recording the stop request', writer.run('markStopRequested', call, names, at)),
 
     // One read transaction: one snapshot, so a commit from the writer thread between the statements
     // cannot show a session beside events it has not been updated for.
@@ -113,9 +107,9 @@ export function createSqliteStore(db: Database.Database, options: SqliteStoreOpt
     purgeOlderThan: async (cutoff: number, batchSize = 500): Promise<PurgeResult> => {
       const total = { calls: 0, sessions: 0, events: 0, alerts: 0, batches: 0 };
       for (;;) {
-        const done = await write('purging old calls', writer.run('purgeBatch', cutoff, batchSize));
+        const done = await written('purging old calls', writer.run('purgeBatch', cutoff, batchSize));
         if (done.calls === 0) {
-          total.alerts = await write('purging old alerts', writer.run('deleteOldAlerts', cutoff));
+          total.alerts = await written('purging old alerts', writer.run('deleteOldAlerts', cutoff));
           return total;
         }
         total.calls += done.calls;
@@ -125,7 +119,7 @@ export function createSqliteStore(db: Database.Database, options: SqliteStoreOpt
       }
     },
 
-    ping: () => write('pinging the database', writer.run('ping', Date.now())),
+    ping: () => written('pinging the database', writer.run('ping', Date.now())),
     close: async () => {
       // Let writes already accepted reach their commit before the handle goes.
       await writer.close();

@@ -84,8 +84,7 @@ export function writerThread(file: string, options: WriterThreadOptions = {}): L
   function start(): Worker {
     const w = new Worker(script, { workerData: data, resourceLimits: WRITER_HEAP });
     let lastError: Error | undefined;
-    w.on('message', (replies: WriterReply[] | 'ready') => {
-      if (replies === 'ready') return;
+    w.on('message', (replies: WriterReply[]) => {
       for (const [id, ok, value] of replies) {
         const p = pending.get(id);
         if (!p) continue;

@@ -57,4 +57,3 @@ port.on('message', (requests: WriterRequest[] | 'close') => {
 });
 // A request that cannot be read leaves no id to answer: stop, and the request thread fails them all.
 port.on('messageerror', () => process.exit(1));
-port.postMessage('ready');

@@ -173,9 +173,6 @@ export function ledgerWrites(db: Database.Database) {
     beat.run(at);
   });
 
-  // Nothing: the group commit's own BEGIN … COMMIT is the whole write. Used to wait for the writes before it.
-  const barrier = db.transaction((): void => undefined);
-
   return {
     recordRequested,
     applyEvent,
@@ -184,7 +181,6 @@ export function ledgerWrites(db: Database.Database) {
     purgeBatch,
     deleteOldAlerts,
     ping,
-    barrier,
     ...outboxWrites(db),
   };
 }
