@@ -31,12 +31,16 @@ function payloadDetails(sessionName, index, payload) {
   const pre = h('pre', { class: 'payload' });
   const details = h('details', { class: 'raw' }, h('summary', {}, 'Raw payload'), pre);
   const fill = () => {
-    if (details.open && !pre.textContent) pre.textContent = JSON.stringify(payload, null, 2);
+    if (!pre.textContent) pre.textContent = JSON.stringify(payload, null, 2);
   };
+  // HTML fires `toggle` a task after the click that opened the box, so filling only there showed
+  // it empty for a moment (and a test reading it straight after the click saw nothing). The click,
+  // from a mouse or Enter/Space on the summary, fills it first; `toggle` covers other openings.
+  details.firstChild.addEventListener('click', fill);
   details.addEventListener('toggle', () => {
     if (details.open) openPayloads.add(key);
     else openPayloads.delete(key);
-    fill();
+    if (details.open) fill();
   });
   if (openPayloads.has(key)) {
     details.open = true;

@@ -61,7 +61,11 @@ describeInChromium('the status page in Chromium', () => {
     await waitForRows(NEWEST_FIRST.length);
   }, 60_000);
 
-  afterEach(() => {
+  // The tests share one page: whatever a failed test left open or changed must not block the next.
+  afterEach(async () => {
+    await page.evaluate(() => document.querySelectorAll('dialog[open]').forEach((d) => (d as HTMLDialogElement).close()));
+    await page.setViewportSize({ width: 1400, height: 900 });
+    await page.emulateMedia({ colorScheme: 'light' });
     const unexpected = problems.take(expectedProblems);
     expectedProblems = [];
     expect(unexpected).toEqual([]);
