@@ -1,4 +1,6 @@
 import { createHash } from 'node:crypto';
+import { request as httpRequest, type ClientRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { alertPayload } from './messages';
 import { signatureHeaders } from './signer';
 import type { Alert } from './types';
@@ -17,31 +19,75 @@ export const DEFAULT_WEBHOOK_TIMEOUT_MS = 5_000;
 /** Stable across retries and restarts, so a receiver can drop a repeat: delivery is at least once. */
 export const alertDeliveryId = (a: Alert) => createHash('sha256').update(a.dedupeKey).digest('hex').slice(0, 32);
 
+/** Most of a reply body read, only to quote it in lastError: the status line alone decides. */
+export const MAX_REPLY_BYTES = 4 * 1024;
+
 const printable = (text: string) => text.replace(/[^\x20-\x7e]+/g, ' ').trim().slice(0, 200);
 
-function describeFailure(err: unknown, timeoutMs: number): string {
-  const e = err as { name?: string; cause?: { code?: unknown } };
-  if (e?.name === 'TimeoutError' || e?.name === 'AbortError') return `no answer within ${timeoutMs} ms`;
-  const code = typeof e?.cause?.code === 'string' ? e.cause.code : undefined;
-  return `could not reach the receiver${code ? ` (${code})` : ''}`;
+function unreachable(err: unknown): string {
+  const code = (err as { code?: unknown })?.code;
+  return `could not reach the receiver${typeof code === 'string' ? ` (${code})` : ''}`;
 }
 
-/** POSTs one alert; any 2xx is delivered. Never throws: a failure is a result to retry on. */
-export async function postAlert(target: WebhookTarget, alert: Alert, options: { timeoutMs: number; nowMs: number }): Promise<SendResult> {
+/**
+ * POSTs one alert; any 2xx status is delivered. Never throws: a failure is a result to retry on.
+ *
+ * node:http rather than fetch: fetch refuses ports such as 5060, 6000 and 10080 ("bad port") that a
+ * webhook may listen on, and reads whole bodies. Here the outcome is the status line, which must come
+ * within `timeoutMs`; of the body at most MAX_REPLY_BYTES are read (for a non-2xx answer, to quote
+ * it), then the connection is dropped, so neither a flood nor a trickle of reply costs memory or time.
+ * Redirects are not followed (node:http never does): a 3xx is a failure, since following one would
+ * carry the signed alert elsewhere. https verifies the certificate, as Node does by default.
+ */
+export function postAlert(target: WebhookTarget, alert: Alert, options: { timeoutMs: number; nowMs: number }): Promise<SendResult> {
   const body = JSON.stringify(alertPayload(alert));
   const headers: Record<string, string> = {
     'Content-Type': 'application/json',
+    'Content-Length': String(Buffer.byteLength(body)),
     'User-Agent': 'siprec-control',
     [ALERT_ID_HEADER]: alertDeliveryId(alert),
     ...(target.secret ? signatureHeaders(target.secret, body, options.nowMs) : {}),
   };
-  try {
-    // A redirect would turn the POST into a GET elsewhere (and carry the signature there): refuse it.
-    const res = await fetch(target.url, { method: 'POST', headers, body, redirect: 'manual', signal: AbortSignal.timeout(options.timeoutMs) });
-    const answer = printable(await res.text());
-    if (res.status >= 200 && res.status < 300) return { ok: true };
-    return { ok: false, error: `receiver answered ${res.status}${answer ? `: ${answer}` : ''}` };
-  } catch (err) {
-    return { ok: false, error: describeFailure(err, options.timeoutMs) };
-  }
+  return new Promise<SendResult>((resolve) => {
+    let status: number | undefined;
+    const reply: Buffer[] = [];
+    let replyBytes = 0;
+    const answered = (): SendResult => {
+      const answer = printable(Buffer.concat(reply).subarray(0, MAX_REPLY_BYTES).toString('utf8'));
+      return status! >= 200 && status! < 300 ? { ok: true } : { ok: false, error: `receiver answered ${status}${answer ? `: ${answer}` : ''}` };
+    };
+    let settled = false;
+    const settle = (result: SendResult) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      // No keep-alive (agent: false): this closes the connection, and the receiver stops sending.
+      req.destroy();
+      resolve(result);
+    };
+    // Past the status line, the outcome is known: running out of time only ends the quote of the body.
+    const timer = setTimeout(() => settle(status === undefined ? { ok: false, error: `no answer within ${options.timeoutMs} ms` } : answered()), options.timeoutMs);
+    let req: ClientRequest;
+    try {
+      req = (new URL(target.url).protocol === 'https:' ? httpsRequest : httpRequest)(target.url, { method: 'POST', headers, agent: false }, (res) => {
+        status = res.statusCode ?? 0;
+        res.on('error', () => settle(answered()));
+        if (status >= 200 && status < 300) return settle({ ok: true });
+        res.on('data', (chunk: Buffer) => {
+          reply.push(chunk);
+          replyBytes += chunk.length;
+          if (replyBytes >= MAX_REPLY_BYTES) settle(answered());
+        });
+        res.on('end', () => settle(answered()));
+        res.on('close', () => settle(answered()));
+      });
+    } catch (err) {
+      // A URL node:http cannot send to; config allows only absolute http(s) URLs, so this is a guard.
+      clearTimeout(timer);
+      settled = true;
+      return resolve({ ok: false, error: unreachable(err) });
+    }
+    req.on('error', (err) => settle(status === undefined ? { ok: false, error: unreachable(err) } : answered()));
+    req.end(body);
+  });
 }

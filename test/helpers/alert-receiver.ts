@@ -1,4 +1,4 @@
-import { createServer, type IncomingHttpHeaders } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 
 export interface ReceivedAlert {
@@ -27,8 +27,24 @@ export interface AlertReceiver {
 
 const STALL = 0;
 
-/** A real webhook receiver on 127.0.0.1 that records what it gets and can fail on purpose. */
-export async function startAlertReceiver(): Promise<AlertReceiver> {
+/** Binds the first of `ports` that is free (0: any); fails when none is. */
+async function listenOnFirstFree(server: Server, ports: readonly number[]): Promise<void> {
+  for (const port of ports) {
+    const bound = await new Promise<boolean>((resolve) => {
+      const onError = () => resolve(false);
+      server.once('error', onError);
+      server.listen(port, '127.0.0.1', () => (server.off('error', onError), resolve(true)));
+    });
+    if (bound) return;
+  }
+  throw new Error(`alert receiver: none of the ports ${ports.join(', ')} is free on 127.0.0.1`);
+}
+
+/**
+ * A real webhook receiver on 127.0.0.1 that records what it gets and can fail on purpose. `ports`:
+ * the ports to try in order, for a receiver on a particular one; any free port by default.
+ */
+export async function startAlertReceiver(options: { ports?: readonly number[] } = {}): Promise<AlertReceiver> {
   const requests: ReceivedAlert[] = [];
   const queued: number[] = [];
   let always = 200;
@@ -54,7 +70,7 @@ export async function startAlertReceiver(): Promise<AlertReceiver> {
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await listenOnFirstFree(server, options.ports ?? [0]);
   const { port } = server.address() as AddressInfo;
   const accepted = () => requests.filter((r) => r.answered >= 200 && r.answered < 300);
 
