@@ -3,7 +3,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { CALLER_NUMBER_MODES, type CallerNumberMode } from '../domain/privacy';
 import type { Route } from '../domain/routing';
-import { routesFileSchema } from './routes';
+import { parseRoutesFile } from './routes';
 
 export interface Config {
   readonly port: number;
@@ -120,9 +120,9 @@ function loadRoutes(file: string, problems: string[]): Route[] {
     problems.push(`ROUTES_FILE: ${file} is not valid JSON: ${(err as Error).message}`);
     return [];
   }
-  const parsed = routesFileSchema.safeParse(json);
+  const parsed = parseRoutesFile(json);
   if (!parsed.success) {
-    for (const issue of parsed.error.issues) problems.push(`${formatPath(file, issue.path)}: ${issue.message}`);
+    for (const issue of parsed.issues) problems.push(`${formatPath(file, issue.path)}: ${issue.message}`);
     return [];
   }
   return parsed.data.routes;

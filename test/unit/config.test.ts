@@ -173,11 +173,54 @@ describe('loadConfig', () => {
       ['a non-string parameter value', { routes: [{ siprec: [{ connectorName: 'C', parameters: { P: 5 } }], then }] }, 'routes.json.routes[0].siprec[0].parameters.P: a parameter value must be a string'],
       ['an unknown key', { routes: [{ siprec, then, from: [] }] }, expect.stringMatching(/^routes\.json\.routes\[0\]: .*from/)],
       ['a bad dial target', { routes: [{ siprec, then: { dial: '555-1234' } }] }, 'routes.json.routes[0].then.dial: then.dial must be an E.164 number (+15551230000), a sip: URI or a client: identity'],
-      ['a relative redirect', { routes: [{ siprec, then: { redirect: '/next' } }] }, 'routes.json.routes[0].then.redirect: must be an absolute http(s) URL'],
+      ['a relative redirect', { routes: [{ siprec, then: { redirect: '/next' } }] }, 'routes.json.routes[0].then.redirect: must be an absolute https URL'],
+      ['a plain-http redirect', { routes: [{ siprec, then: { redirect: 'http://x' } }] }, 'routes.json.routes[0].then.redirect: must be an absolute https URL'],
+      ['a dial number too short to exist', { routes: [{ siprec, then: { dial: '+1555' } }] }, 'routes.json.routes[0].then.dial: +1555 is not a possible phone number: too short for country code +1'],
+      ['a dial number too long to exist', { routes: [{ siprec, then: { dial: '+442071838750123' } }] }, 'routes.json.routes[0].then.dial: +442071838750123 is not a possible phone number: too long for country code +44'],
+      ['a to number with no country', { routes: [{ to: ['+999123456789'], siprec, then }, { siprec, then }] }, 'routes.json.routes[0].to[0]: +999123456789 is not a possible phone number: no country has this calling code'],
+      ['a to number too short to exist', { routes: [{ to: ['+1415555010'], siprec, then }, { siprec, then }] }, 'routes.json.routes[0].to[0]: +1415555010 is not a possible phone number: too short for country code +1'],
+      ['an object parameter value', { routes: [{ siprec: [{ connectorName: 'C', parameters: { P: { x: 1 } } }], then }] }, 'routes.json.routes[0].siprec[0].parameters.P: a parameter value must be a string'],
+      ['a null parameter value', { routes: [{ siprec: [{ connectorName: 'C', parameters: { P: null } }], then }] }, 'routes.json.routes[0].siprec[0].parameters.P: a parameter value must be a string'],
       ['a to that is not E.164', { routes: [{ to: ['5550001111'], siprec, then }, { siprec, then }] }, 'routes.json.routes[0].to[0]: must be an E.164 number such as +15550001111'],
       ['a number in two routes', { routes: [{ to: ['+15550000001'], siprec, then }, { to: ['+15550000001'], siprec, then }, { siprec, then }] }, 'routes.json.routes[1].to[0]: +15550000001 is already routed by routes[0], so this entry could never match'],
     ])('names the JSON path for %s', (_what, routes, expected) => {
       expect(problemFor(routes)).toEqual([expected]);
+    });
+
+    it.each([
+      ['a parameter', '{"routes":[{"siprec":[{"connectorName":"C","parameters":{"__proto__":"x","A":"b"}}],"then":{"enqueue":"q"}}]}', 'routes.json.routes[0].siprec[0].parameters.__proto__'],
+      ['a parameter holding an object', '{"routes":[{"siprec":[{"connectorName":"C","parameters":{"__proto__":{"A":"b"}}}],"then":{"enqueue":"q"}}]}', 'routes.json.routes[0].siprec[0].parameters.__proto__'],
+      ['a route', '{"routes":[{"siprec":[{"connectorName":"C"}],"then":{"enqueue":"q"},"__proto__":{}}]}', 'routes.json.routes[0].__proto__'],
+    ])('refuses "__proto__" as the key of %s, which JavaScript would drop silently', (_what, text, path) => {
+      expect(problemFor(text)).toEqual([`${path}: "__proto__" cannot be a key: JavaScript drops it without a word; rename it`]);
+    });
+
+    it('reports every problem of the file in one run, in file order', () => {
+      const routes = {
+        routes: [
+          { to: ['+15550000001'], siprec: [{ connectorName: 'C', track: 'left', parameters: { P: '{Frm}' } }, { connectorName: 'C' }], then: { dial: '+1555' } },
+          { siprec: [{ connectorName: 'My Connector' }], then: { redirect: 'http://ivr.example.com/next' } },
+          { to: ['+15550000001'], siprec: 'gridspace' },
+          { siprec, then },
+        ],
+      };
+      expect(problemFor(routes)).toEqual([
+        'routes.json.routes: exactly one route must have no "to" (the default); found 2',
+        'routes.json.routes[0].siprec[0].track: track must be one of inbound_track, outbound_track, both_tracks',
+        'routes.json.routes[0].siprec[0].parameters.P: unknown placeholder {Frm}; known: {From}, {To}, {CallSid}, {AccountSid}, {Direction}, {CallerName}, {ForwardedFrom}',
+        'routes.json.routes[0].siprec[1].name: name "C" is used twice in this route; Twilio needs a name unique per call',
+        'routes.json.routes[0].then.dial: +1555 is not a possible phone number: too short for country code +1',
+        'routes.json.routes[1].siprec[0].name: name defaults to connectorName, which is not 1-64 characters of A-Z, a-z, 0-9, _ or -: give a name',
+        'routes.json.routes[1].then.redirect: must be an absolute https URL',
+        'routes.json.routes[2].to[0]: +15550000001 is already routed by routes[0], so this entry could never match',
+        'routes.json.routes[2].siprec: siprec must be a list of 1 or 2 entries',
+        'routes.json.routes[2].then: then must be exactly one of { "dial": … }, { "redirect": … }, { "enqueue": … }',
+      ]);
+    });
+
+    it('accepts the numbers of the README, the example routes file and the demo, which are possible though fictional', () => {
+      const config = loadConfig(testEnv(dir, { routes: [{ to: ['+15550001111', '+15550002222', '+15550009999'], siprec, then: { dial: '+15551230000' } }, { siprec, then: { dial: '+442071838750' } }] }));
+      expect(config.routes[0]!.to).toEqual(['+15550001111', '+15550002222', '+15550009999']);
     });
 
     it('accepts a parameter of 499 characters in all', () => {
