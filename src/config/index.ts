@@ -3,6 +3,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { CALLER_NUMBER_MODES, type CallerNumberMode } from '../domain/privacy';
 import type { Route } from '../domain/routing';
+import { weakTokenProblem } from './admin-token';
 import { parseRoutesFile } from './routes';
 
 export interface Config {
@@ -87,7 +88,15 @@ const envSchema = z.object({
   TWILIO_API_KEY_SECRET: optional(z.string().min(1)),
   DATABASE_PATH: optional(z.string()).default('./data/siprec-control.sqlite'),
   ADMIN_TOKEN: required(
-    z.string().min(24, 'must be at least 24 characters').refine((v) => !isPlaceholder(v), PLACEHOLDER),
+    z
+      .string()
+      .min(24, 'must be at least 24 characters')
+      .refine((v) => !isPlaceholder(v), PLACEHOLDER)
+      // Only once long enough: "too short" alone says what to do.
+      .superRefine((v, ctx) => {
+        const weak = v.length >= 24 ? weakTokenProblem(v) : undefined;
+        if (weak) ctx.addIssue({ code: 'custom', message: weak });
+      }),
     'at least 24 characters',
   ),
   ROUTES_FILE: optional(z.string()).default('./routes.json'),

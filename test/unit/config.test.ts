@@ -85,6 +85,9 @@ describe('loadConfig', () => {
       ['PUBLIC_BASE_URL', 'ftp://calls.example.com', /^PUBLIC_BASE_URL: must be an absolute http\(s\) URL/],
       ['PUBLIC_BASE_URL', 'https://calls.example.com/?a=1', /^PUBLIC_BASE_URL: must not carry a query/],
       ['ADMIN_TOKEN', 'short', /^ADMIN_TOKEN: must be at least 24 characters/],
+      ['ADMIN_TOKEN', 'a'.repeat(24), /^ADMIN_TOKEN: has too little entropy: at most 0 bits/],
+      ['ADMIN_TOKEN', 'ab'.repeat(20), /^ADMIN_TOKEN: has too little entropy: at most 40 bits/],
+      ['ADMIN_TOKEN', 'abc'.repeat(10), /^ADMIN_TOKEN: has too little entropy: at most 47 bits \(length × log2 of the number of different characters; 64 needed\); generate one with openssl rand -hex 24$/],
       ['PORT', '70000', /^PORT: /],
       ['PORT', 'abc', /^PORT: /],
       ['LOG_LEVEL', 'loud', /^LOG_LEVEL: /],
@@ -130,6 +133,23 @@ describe('loadConfig', () => {
       const problems = problemsOf({ ...testEnv(dir), ALERT_WEBHOOK_URL: 'hooks.slack.com/services/T0/B0/sekrit' });
       expect(problems).toHaveLength(1);
       expect(problems[0]).not.toContain('sekrit');
+    });
+
+    it.each([
+      ['the test token', TEST_ADMIN_TOKEN],
+      ['the browser suite rotated token', 'a-rotated-admin-token-0123456789'],
+      ['openssl rand -hex 24', '3f9c2a7e41b8d05c6e1f9a2b7c4d8e0f1a2b3c4d5e6f7a8b'],
+      ['openssl rand -hex 12, the shortest allowed', '9e107d9d372bb6826bd81d35'],
+      ['openssl rand -base64 18', 'q8Zr1+Kc/0VbXy3LmN7wPt2A'],
+      ['a 24-character token using only 7 different characters (67 bits)', 'abcdefgabcdefgabcdefgabc'],
+    ])('accepts an ADMIN_TOKEN with enough entropy: %s', (_what, token) => {
+      expect(loadConfig(testEnv(dir, undefined, { ADMIN_TOKEN: token })).adminToken).toBe(token);
+    });
+
+    it('never names the refused token in the entropy problem', () => {
+      const problems = problemsOf({ ...testEnv(dir), ADMIN_TOKEN: 'Z'.repeat(30) });
+      expect(problems).toEqual([expect.stringMatching(/^ADMIN_TOKEN: has too little entropy/)]);
+      expect(problems[0]).not.toContain('ZZ');
     });
 
     it('accepts a secondary token for rotation', () => {
