@@ -4,7 +4,7 @@ import helmet from 'helmet';
 import type { Logger } from 'pino';
 import { alertPolicy } from './alerts';
 import type { Config } from './config';
-import { adminAuth, carriesAdminToken } from './http/admin-auth';
+import { adminAuth, authChallenge, carriesAdminToken } from './http/admin-auth';
 import { authRateLimit } from './http/auth-rate-limit';
 import { errorHandler, notFound } from './http/errors';
 import { requestLog } from './http/request-log';
@@ -41,6 +41,8 @@ export function createApp(deps: AppDeps): RequestListener {
   const alerts = alertPolicy(config.alerts);
   const app = express();
   app.disable('x-powered-by');
+  // Decides req.ip, and with it the sign-in rate limiter's key (TRUST_PROXY; off by default).
+  app.set('trust proxy', Array.isArray(config.http.trustProxy) ? [...config.http.trustProxy] : config.http.trustProxy);
   app.use(helmet());
   app.use(requestLog(logger));
   app.use(requestMetrics(metrics));
@@ -49,7 +51,7 @@ export function createApp(deps: AppDeps): RequestListener {
   // One limiter and one check for every operator surface, so failures anywhere count together.
   const isAdmin = carriesAdminToken(config.adminToken);
   const requireAdmin = express.Router().use(
-    authRateLimit({ isAuthorized: (req) => isAdmin(req.get('authorization')) }),
+    authRateLimit({ isAuthorized: (req) => isAdmin(req.get('authorization')), challenge: authChallenge(), logger }),
     adminAuth({ token: config.adminToken }),
   );
   app.use(

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import path from 'node:path';
 import { z } from 'zod';
 import { CALLER_NUMBER_MODES, type CallerNumberMode } from '../domain/privacy';
@@ -28,6 +29,14 @@ export interface Config {
     readonly apiKeySid?: string;
     readonly apiKeySecret?: string;
   };
+  readonly http: {
+    /** Hard cap on open connections; slow ones are shed before it is reached (src/http/connections.ts). */
+    readonly maxConnections: number;
+    /** How long an idle keep-alive connection stays open: longer than the proxy's own idle timeout. */
+    readonly keepAliveTimeoutSeconds: number;
+    /** Express's `trust proxy`: which hops' X-Forwarded-For decide the client's address (rate limiting). */
+    readonly trustProxy: TrustProxy;
+  };
   readonly alerts: {
     /** Where alerts are POSTed; undefined records them for the status page and sends nothing. */
     readonly webhookUrl?: string;
@@ -38,6 +47,9 @@ export interface Config {
     readonly errorBurstMinutes: number;
   };
 }
+
+/** Off, a hop count, or addresses/CIDRs/Express's names (loopback, linklocal, uniquelocal). */
+export type TrustProxy = false | number | readonly string[];
 
 /** Thrown with one line per problem; never carries a secret's value. */
 export class ConfigError extends Error {
@@ -75,6 +87,43 @@ const wholeNumber = (unit: string, min: number, max: number) =>
 const isPlaceholder = (v: string) => v.startsWith('replace-with-');
 const PLACEHOLDER = 'is still the placeholder from .env.example; set a real value';
 
+const PROXY_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+const MAX_PROXY_HOPS = 16;
+
+/** An address or CIDR as proxy-addr (Express's trust proxy) reads it; a netmask form is not accepted. */
+function isProxyAddress(item: string): boolean {
+  if (PROXY_NAMES.has(item)) return true;
+  const [ip, prefix, ...rest] = item.split('/');
+  const family = isIP(ip ?? '');
+  if (family === 0 || rest.length > 0) return false;
+  if (prefix === undefined) return true;
+  return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128);
+}
+
+// `true` (trust every hop) is refused: the client would pick its own address, and with it its rate limit.
+const trustProxy = z.string().transform((v, ctx): TrustProxy => {
+  const value = v.trim();
+  if (value === 'false' || value === '0') return false;
+  if (value === 'true') {
+    ctx.addIssue({ code: 'custom', message: 'true would trust any X-Forwarded-For a client sends; give the number of proxies in front (e.g. 1) or their addresses' });
+    return z.NEVER;
+  }
+  if (/^\d+$/.test(value)) {
+    const hops = Number(value);
+    if (hops <= MAX_PROXY_HOPS) return hops;
+    ctx.addIssue({ code: 'custom', message: `must be at most ${MAX_PROXY_HOPS} proxies` });
+    return z.NEVER;
+  }
+  const items = value.split(',').map((i) => i.trim());
+  const bad = items.find((i) => !isProxyAddress(i));
+  if (bad === undefined) return items;
+  ctx.addIssue({
+    code: 'custom',
+    message: `"${bad}" is not a hop count, an IP address, a CIDR (10.0.0.0/8) or one of loopback, linklocal, uniquelocal`,
+  });
+  return z.NEVER;
+});
+
 const envSchema = z.object({
   PORT: optional(z.coerce.number().int().min(0).max(65535, 'must be a port number 0-65535')).default(3000),
   HOST: optional(z.string()).default('0.0.0.0'),
@@ -106,6 +155,9 @@ const envSchema = z.object({
   ALERT_START_TIMEOUT_SECONDS: optional(wholeNumber('seconds', 1, 86400)).default(30),
   ALERT_ERROR_BURST_COUNT: optional(wholeNumber('errors', 1, 100000)).default(5),
   ALERT_ERROR_BURST_MINUTES: optional(wholeNumber('minutes', 1, 1440)).default(5),
+  MAX_CONNECTIONS: optional(wholeNumber('connections', 64, 1_000_000)).default(4096),
+  KEEP_ALIVE_TIMEOUT_SECONDS: optional(wholeNumber('seconds', 1, 600)).default(65),
+  TRUST_PROXY: optional(trustProxy).default(false),
   RETENTION_DAYS: optional(z.coerce.number({ error: 'must be a whole number of days' }).int('must be a whole number of days').min(1, 'must be at least 1 day').max(36500, 'must be at most 36500 days')),
 });
 
@@ -169,6 +221,11 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd: string = process.cwd()):
       apiBaseUrl: e.TWILIO_API_BASE_URL,
       apiKeySid: e.TWILIO_API_KEY_SID,
       apiKeySecret: e.TWILIO_API_KEY_SECRET,
+    },
+    http: {
+      maxConnections: e.MAX_CONNECTIONS,
+      keepAliveTimeoutSeconds: e.KEEP_ALIVE_TIMEOUT_SECONDS,
+      trustProxy: e.TRUST_PROXY,
     },
     alerts: {
       webhookUrl: e.ALERT_WEBHOOK_URL,

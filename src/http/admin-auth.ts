@@ -8,6 +8,15 @@ export interface AdminAuthOptions {
 }
 
 export const MIN_ADMIN_TOKEN_LENGTH = 24;
+export const DEFAULT_REALM = 'siprec-control';
+
+/** The Basic challenge that makes a browser ask for credentials; the rate limiter's 429 carries it too. */
+export function authChallenge(realm: string = DEFAULT_REALM): Record<string, string> {
+  if (!/^[\x20-\x7e]+$/.test(realm) || realm.includes('"') || realm.includes('\\')) {
+    throw new Error('adminAuth realm must be printable ASCII without quotes or backslashes');
+  }
+  return { 'WWW-Authenticate': `Basic realm="${realm}", charset="UTF-8"` };
+}
 
 const sha256 = (value: string) => createHash('sha256').update(value, 'utf8').digest();
 const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
@@ -38,15 +47,12 @@ function presentedSecret(header: string | undefined): { secret: string } | { pro
  * nor its length check leaks how much of the token a guess got right.
  */
 export function adminAuth(options: AdminAuthOptions): RequestHandler {
-  const { token, realm = 'siprec-control' } = options;
+  const { token, realm = DEFAULT_REALM } = options;
   if (typeof token !== 'string' || token.length < MIN_ADMIN_TOKEN_LENGTH) {
     throw new Error(`adminAuth needs a token of at least ${MIN_ADMIN_TOKEN_LENGTH} characters`);
   }
-  if (!/^[\x20-\x7e]+$/.test(realm) || realm.includes('"') || realm.includes('\\')) {
-    throw new Error('adminAuth realm must be printable ASCII without quotes or backslashes');
-  }
+  const challenge = authChallenge(realm);
   const matches = tokenMatcher(token);
-  const challenge = { 'WWW-Authenticate': `Basic realm="${realm}", charset="UTF-8"` };
 
   return function requireAdmin(req, _res, next) {
     const presented = presentedSecret(req.get('authorization'));

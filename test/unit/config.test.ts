@@ -159,6 +159,46 @@ describe('loadConfig', () => {
     });
   });
 
+  describe('the HTTP limits: MAX_CONNECTIONS, KEEP_ALIVE_TIMEOUT_SECONDS, TRUST_PROXY', () => {
+    it('defaults to 4096 connections, 65 s keep-alive and no trusted proxy', () => {
+      expect(loadConfig(testEnv(dir)).http).toEqual({ maxConnections: 4096, keepAliveTimeoutSeconds: 65, trustProxy: false });
+    });
+
+    it.each([
+      ['1', 1],
+      ['2', 2],
+      ['0', false],
+      ['false', false],
+      ['loopback', ['loopback']],
+      ['10.0.0.0/8, 192.168.1.7,fd00::/8', ['10.0.0.0/8', '192.168.1.7', 'fd00::/8']],
+      ['loopback,uniquelocal,linklocal', ['loopback', 'uniquelocal', 'linklocal']],
+    ])('reads TRUST_PROXY=%s as Express reads it', (value, expected) => {
+      const config = loadConfig(testEnv(dir, undefined, { TRUST_PROXY: value }));
+      expect(config.http.trustProxy).toEqual(expected);
+    });
+
+    it('reads MAX_CONNECTIONS and KEEP_ALIVE_TIMEOUT_SECONDS', () => {
+      const config = loadConfig(testEnv(dir, undefined, { MAX_CONNECTIONS: '500', KEEP_ALIVE_TIMEOUT_SECONDS: '125' }));
+      expect(config.http).toEqual({ maxConnections: 500, keepAliveTimeoutSeconds: 125, trustProxy: false });
+    });
+
+    it.each([
+      ['TRUST_PROXY', 'true', /^TRUST_PROXY: true would trust any X-Forwarded-For a client sends/],
+      ['TRUST_PROXY', 'yes', /^TRUST_PROXY: "yes" is not/],
+      ['TRUST_PROXY', '10.0.0.0/33', /^TRUST_PROXY: "10.0.0.0\/33" is not/],
+      ['TRUST_PROXY', '10.0.0.1,,10.0.0.2', /^TRUST_PROXY: "" is not/],
+      ['TRUST_PROXY', '-1', /^TRUST_PROXY: "-1" is not/],
+      ['MAX_CONNECTIONS', '10', /^MAX_CONNECTIONS: must be at least 64$/],
+      ['MAX_CONNECTIONS', 'many', /^MAX_CONNECTIONS: must be a whole number of connections$/],
+      ['KEEP_ALIVE_TIMEOUT_SECONDS', '0', /^KEEP_ALIVE_TIMEOUT_SECONDS: must be at least 1$/],
+      ['KEEP_ALIVE_TIMEOUT_SECONDS', '601', /^KEEP_ALIVE_TIMEOUT_SECONDS: must be at most 600$/],
+    ])('names %s=%s', (name, value, pattern) => {
+      const problems = problemsOf({ ...testEnv(dir), [name]: value });
+      expect(problems).toHaveLength(1);
+      expect(problems[0]).toMatch(pattern);
+    });
+  });
+
   describe('with a bad routes file', () => {
     const problemFor = (routes: unknown) => {
       const env = testEnv(dir, routes);
