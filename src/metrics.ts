@@ -9,7 +9,7 @@ export function createMetrics() {
     registry,
     ledgerWriteFailures: new Counter({
       name: 'siprec_ledger_write_failures_total',
-      help: 'Voice webhooks answered without the call being recorded, because the database failed',
+      help: 'Twilio webhooks (voice and stop) answered without the call or the stop being recorded, because the database failed',
       registers: [registry],
     }),
     signatureFailures: new Counter({

@@ -1,9 +1,8 @@
+import { ledgerAlertDue } from './ledger-window';
 import type { Alert, DeliveryStatus, InitialState, NewAlert } from './types';
 
-/** Most alerts held at once; ledger-write-failed is deduplicated per window, so this is never near. */
+/** Most alerts held at once; ledger-write-failed is raised once per window, so this is never near. */
 const MAX_HELD = 100;
-/** Keys remembered after an alert leaves memory, so the same window does not alert twice. */
-const MAX_REMEMBERED_KEYS = 1000;
 
 export function initialStatus(state: InitialState, at: number): DeliveryStatus {
   return { state, attempts: 0, nextAttemptAt: state === 'pending' ? at : null, lastError: null, deliveredAt: null };
@@ -12,17 +11,19 @@ export function initialStatus(state: InitialState, at: number): DeliveryStatus {
 /**
  * Alerts raised while the ledger cannot write (ledger-write-failed): they live in this process's
  * memory, are delivered from here, and move to the outbox table once the ledger writes again.
+ * `lastRaisedAt`: when the last one was raised before this process (from the outbox), so that a
+ * restart does not open a new window.
  */
-export function createHeldAlerts() {
+export function createHeldAlerts(lastRaisedAt: number | null = null) {
   const held = new Map<string, Alert>();
-  const raised = new Set<string>();
+  let last = lastRaisedAt;
   let seq = 0;
 
   return {
+    /** Holds the alert unless one was raised within the window; true when held. */
     hold(alert: NewAlert, initialState: InitialState): boolean {
-      if (raised.has(alert.dedupeKey)) return false;
-      raised.add(alert.dedupeKey);
-      if (raised.size > MAX_REMEMBERED_KEYS) raised.delete(raised.values().next().value as string);
+      if (!ledgerAlertDue(last, alert.at)) return false;
+      last = alert.at;
       if (held.size >= MAX_HELD) held.delete(held.keys().next().value as string);
       const id = `held:${++seq}`;
       held.set(id, { ...alert, ...initialStatus(initialState, alert.at), id });

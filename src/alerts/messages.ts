@@ -1,8 +1,5 @@
 import type { Alert, NewAlert } from './types';
 
-/** ledger-write-failed is raised at most once per window: a failing disk fails every call. */
-export const LEDGER_ALERT_WINDOW_MS = 5 * 60_000;
-
 const onConnector = (connectorName: string | null) => (connectorName ? ` (connector ${connectorName})` : '');
 
 export function siprecErrorAlert(s: {
@@ -51,11 +48,12 @@ export function startTimeoutAlert(s: {
   };
 }
 
+/** At most one per window (ledger-window.ts); the time makes the key unique. */
 export function ledgerWriteFailedAlert(s: { callSid: string; error: unknown; at: number }): NewAlert {
   const errorMessage = s.error instanceof Error ? s.error.message : String(s.error);
   return {
     kind: 'ledger-write-failed',
-    dedupeKey: `ledger-write-failed:${Math.floor(s.at / LEDGER_ALERT_WINDOW_MS)}`,
+    dedupeKey: `ledger-write-failed:${s.at}`,
     severity: 'critical',
     message: `The ledger could not record call ${s.callSid}: calls are answered but not recorded (${errorMessage})`,
     callSid: s.callSid,

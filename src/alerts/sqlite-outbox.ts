@@ -141,7 +141,16 @@ export function outboxWrites(db: Database.Database) {
  * its BEGIN IMMEDIATE … COMMIT (and its fsync) with the ledger's; reads run here.
  */
 export function createSqliteOutbox(db: Database.Database, writer: LedgerWriter): AlertOutbox {
-  const held = createHeldAlerts();
+  // Uses alert_outbox_kind_connector: ledger-write-failed alerts have no connector.
+  const lastLedgerAlert = db.prepare(`SELECT occurred_at AS at FROM alert_outbox
+    WHERE kind = 'ledger-write-failed' AND connector_name IS NULL ORDER BY occurred_at DESC LIMIT 1`);
+  let lastLedgerAlertAt: number | null = null;
+  try {
+    lastLedgerAlertAt = (lastLedgerAlert.get() as { at: number } | undefined)?.at ?? null;
+  } catch {
+    // A ledger that cannot be read at boot must not stop the calls; the window then starts afresh.
+  }
+  const held = createHeldAlerts(lastLedgerAlertAt);
   const read = <T>(what: string, fn: () => T): T => {
     try {
       return fn();

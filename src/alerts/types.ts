@@ -67,7 +67,8 @@ export interface AlertPolicy {
 export interface AlertOutbox {
   /**
    * Keeps an alert in memory, for when the ledger itself is failing; `flushHeld` moves it to the
-   * table later. Returns false when an alert with its key was already raised.
+   * table later. Returns false when one was raised within the window (ledger-window.ts), in this
+   * process or, as the outbox shows, before it.
    */
   hold(alert: NewAlert, initialState: InitialState): boolean;
   /** Moves held alerts into the table with their delivery state; throws StoreUnavailableError while the ledger cannot write. */

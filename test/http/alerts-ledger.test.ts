@@ -1,6 +1,11 @@
 import Database from 'better-sqlite3';
+import { ledgerWriteFailedAlert } from '../../src/alerts/messages';
+import { createSqliteStore } from '../../src/store/sqlite';
+import { openDatabase } from '../../src/store/sqlite/open';
 import { startAlertHarness, type AlertHarness } from '../helpers/alert-harness';
 import { buildVoiceForm } from '../helpers/twilio-requests';
+
+const WINDOW_MS = 5 * 60_000;
 
 describe('ledger-write-failed alerts', () => {
   let h: AlertHarness;
@@ -73,5 +78,53 @@ describe('ledger-write-failed alerts', () => {
     await unrecordedCall();
     await h.dispatch();
     expect(h.receiver.accepted()).toHaveLength(2);
+  });
+
+  it('is raised at most once per 5 minutes from the last one, even across a clock-aligned 5-minute edge', async () => {
+    // 13 s before an edge of the old fixed buckets: a failure 26 s later is in the next bucket.
+    h.clock.now = Math.ceil(h.clock.now / WINDOW_MS) * WINDOW_MS - 13_000;
+    const firstAt = h.clock.now;
+    locker.exec('BEGIN IMMEDIATE');
+    await unrecordedCall();
+    await h.dispatch();
+    h.clock.advance(26_000);
+    await unrecordedCall();
+    h.clock.now = firstAt + WINDOW_MS - 1;
+    await unrecordedCall();
+    await h.drain();
+    expect(h.receiver.accepted()).toHaveLength(1);
+
+    h.clock.now = firstAt + WINDOW_MS;
+    const next = await unrecordedCall();
+    await h.drain();
+    const sent = h.receiver.accepted();
+    expect(sent.map((r) => [r.json.callSid, r.json.at])).toEqual([
+      [expect.any(String), new Date(firstAt).toISOString()],
+      [next, new Date(firstAt + WINDOW_MS).toISOString()],
+    ]);
+    // Two alerts, two ids: a receiver that drops repeats by id keeps both.
+    expect(new Set(sent.map((r) => r.headers['x-siprec-control-alert-id'])).size).toBe(2);
+  });
+
+  it('keeps the window across a restart: a new store on the same database sees the last alert', async () => {
+    locker.exec('BEGIN IMMEDIATE');
+    await unrecordedCall();
+    const firstAt = h.clock.now;
+    locker.exec('ROLLBACK');
+    await h.dispatch(); // delivered and moved to the outbox
+    expect(outbox()).toEqual([expect.objectContaining({ kind: 'ledger-write-failed' })]);
+
+    const restarted = createSqliteStore(openDatabase(h.t.config.databasePath));
+    try {
+      const failure = (at: number) => ledgerWriteFailedAlert({ callSid: 'CA00000000000000000000000000000009', error: new Error('disk I/O error'), at });
+      expect(restarted.alerts.hold(failure(firstAt + WINDOW_MS - 1), 'pending')).toBe(false);
+      expect(restarted.alerts.hold(failure(firstAt + WINDOW_MS), 'pending')).toBe(true);
+    } finally {
+      await restarted.close();
+    }
+  });
+
+  it('counts failed writes of the voice and the stop webhook, as its help says', async () => {
+    expect((await h.t.metrics.ledgerWriteFailures.get()).help).toMatch(/^Twilio webhooks \(voice and stop\) answered without /);
   });
 });
