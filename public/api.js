@@ -67,26 +67,29 @@ async function request(path, { method = 'GET', body } = {}) {
   return data;
 }
 
-export function listSessions({ state, connectorName, callSid, limit, cursor }) {
+const LIST_PARAMS = ['state', 'connectorPrefix', 'callSid', 'siprecSid', 'phone', 'since', 'until', 'limit', 'cursor'];
+
+/** `opts`: { signal, deadlineMs } for reads. */
+export function listSessions(query, opts) {
   const q = new URLSearchParams();
-  if (state) q.set('state', state);
-  if (connectorName) q.set('connectorName', connectorName);
-  if (callSid) q.set('callSid', callSid);
-  if (limit) q.set('limit', String(limit));
-  if (cursor) q.set('cursor', cursor);
-  return request(`api/sessions?${q}`);
+  for (const key of LIST_PARAMS) if (query[key]) q.set(key, String(query[key]));
+  if (query.withTotal) q.set('withTotal', 'true');
+  return request(`api/sessions?${q}`, opts);
 }
 
-export const getStats = () => request('api/stats');
-export const getCall = (callSid) => request(`api/calls/${encodeURIComponent(callSid)}`);
+export const getStats = (opts) => request('api/stats', opts);
+export const getConnectors = (opts) => request('api/connectors', opts);
+export const getCall = (callSid, opts) => request(`api/calls/${encodeURIComponent(callSid)}`, opts);
 export const startSiprec = (callSid, body) => request(`api/calls/${encodeURIComponent(callSid)}/siprec`, { method: 'POST', body });
 export const stopSiprec = (callSid, name) =>
-  request(`api/calls/${encodeURIComponent(callSid)}/siprec/${encodeURIComponent(name)}/stop`, { method: 'POST' });
+  // A JSON body although the stop needs none: with Basic credentials the server refuses anything else (CSRF).
+  request(`api/calls/${encodeURIComponent(callSid)}/siprec/${encodeURIComponent(name)}/stop`, { method: 'POST', body: {} });
 
 /** Readiness is outside /api and answers 503 with a reason when the database cannot take a write. */
-export async function getReady() {
+export async function getReady({ signal, deadlineMs = WRITE_DEADLINE_MS } = {}) {
+  const deadline = AbortSignal.timeout(deadlineMs);
   try {
-    const res = await fetch('readyz', { cache: 'no-store' });
+    const res = await fetch('readyz', { cache: 'no-store', signal: signal ? AbortSignal.any([signal, deadline]) : deadline });
     return res.ok;
   } catch {
     return null;

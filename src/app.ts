@@ -1,6 +1,5 @@
 import type { RequestListener } from 'node:http';
 import express from 'express';
-import helmet from 'helmet';
 import type { Logger } from 'pino';
 import { alertPolicy } from './alerts';
 import type { Config } from './config';
@@ -8,6 +7,8 @@ import { adminAuth, authChallenge, carriesAdminToken } from './http/admin-auth';
 import { authRateLimit } from './http/auth-rate-limit';
 import { errorHandler, notFound } from './http/errors';
 import { requestLog } from './http/request-log';
+import { sameOriginWrites } from './http/same-origin';
+import { securityHeaders } from './http/security-headers';
 import { isTwilioPath, twilioWebhooks } from './http/twilio-webhooks';
 import { instrumentSiprecApi, type Metrics } from './metrics';
 import { adminApiRoutes } from './routes/admin-api';
@@ -43,7 +44,7 @@ export function createApp(deps: AppDeps): RequestListener {
   app.disable('x-powered-by');
   // Decides req.ip, and with it the sign-in rate limiter's key (TRUST_PROXY; off by default).
   app.set('trust proxy', Array.isArray(config.http.trustProxy) ? [...config.http.trustProxy] : config.http.trustProxy);
-  app.use(helmet());
+  app.use(securityHeaders(config.publicBaseUrl));
   app.use(requestLog(logger));
   app.use(requestMetrics(metrics));
   app.use(healthRoutes(store));
@@ -56,6 +57,8 @@ export function createApp(deps: AppDeps): RequestListener {
   );
   app.use(
     '/api',
+    // Before auth: a cross-site page gets neither a prompt nor a guess counted, and Twilio is never asked.
+    sameOriginWrites({ publicBaseUrl: config.publicBaseUrl }),
     requireAdmin,
     adminApiRoutes({ config, store, siprecApi: instrumentSiprecApi(deps.siprecApi, metrics), clock }),
     alertsApiRoutes({ config, store }),

@@ -26,8 +26,11 @@ export function warnings(config: Config): string[] {
   const found: string[] = [];
   if (config.twilio.accountSid === PLACEHOLDER_ACCOUNT_SID) found.push('TWILIO_ACCOUNT_SID: still the example value from .env.example');
   const base = new URL(config.publicBaseUrl);
+  // On loopback nothing crosses a network (the demo, a local trial), so there is nothing to warn about.
   if (base.protocol === 'http:' && !['localhost', '127.0.0.1', '[::1]'].includes(base.hostname)) {
-    found.push('PUBLIC_BASE_URL: plain http; Twilio will send call details unencrypted. Use https in production');
+    found.push(
+      'PUBLIC_BASE_URL: plain http; Twilio will send call details unencrypted, and the status page is served without HSTS or upgrade-insecure-requests (the admin token crosses the network in the clear). Use https in production',
+    );
   }
   return found;
 }
