@@ -31,3 +31,14 @@ export function requireConfig(io: CliIo, command: string): Config | number {
   io.err(`siprec-control ${command}: invalid configuration${loaded.envFile ? ` (environment and ${loaded.envFile})` : ''}:\n${loaded.problems.map((p) => `  - ${p}\n`).join('')}Run siprec-control check-config for details.\n`);
   return 1;
 }
+
+/**
+ * For commands that work on an existing ledger: opening a missing DATABASE_PATH would create an
+ * empty database there, and a typo would then "succeed" against nothing (purged 0). Prints why and
+ * returns 1, or returns undefined when the file is there.
+ */
+export function requireExistingLedger(io: CliIo, command: string, databasePath: string): number | undefined {
+  if (existsSync(databasePath)) return undefined;
+  io.err(`siprec-control ${command}: no ledger at DATABASE_PATH ${databasePath}: check the path (the server creates the file on its first start; this command never does)\n`);
+  return 1;
+}

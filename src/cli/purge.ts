@@ -2,7 +2,7 @@ import { parseAge } from '../retention';
 import { createSqliteStore } from '../store/sqlite';
 import { openDatabase } from '../store/sqlite/open';
 import { EXIT, parseCommand, usageError, type CliIo } from './args';
-import { loadCliConfig } from './config';
+import { loadCliConfig, requireExistingLedger } from './config';
 
 const spec = {
   name: 'purge',
@@ -17,6 +17,8 @@ Example:
   options: { 'older-than': { type: 'string' } },
 } as const;
 
+const count = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
+
 export async function run(argv: string[], io: CliIo): Promise<number> {
   const values = parseCommand(spec, argv, io);
   if (typeof values === 'number') return values;
@@ -30,12 +32,14 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   if (ageMs === null) {
     return usageError(spec, io, given !== undefined ? `--older-than must be a positive age such as 90d, 36h or 45m, not "${given}"` : 'give --older-than, or set RETENTION_DAYS');
   }
+  const missing = requireExistingLedger(io, spec.name, loaded.config.databasePath);
+  if (missing !== undefined) return missing;
   const cutoff = Date.now() - ageMs;
   const store = createSqliteStore(openDatabase(loaded.config.databasePath));
   try {
     const r = await store.purgeOlderThan(cutoff);
     io.out(
-      `purged ${r.calls} calls, ${r.sessions} sessions, ${r.events} events and ${r.alerts} alerts received before ${new Date(cutoff).toISOString()} (${r.batches} batches)\n`,
+      `purged ${count(r.calls, 'call')}, ${count(r.sessions, 'session')}, ${count(r.events, 'event')} and ${count(r.alerts, 'alert')} received before ${new Date(cutoff).toISOString()} (${count(r.batches, 'batch', 'batches')})\n`,
     );
     return EXIT.ok;
   } finally {

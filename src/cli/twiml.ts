@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { E164, impossibleNumber } from '../domain/phone-number';
 import { pickRoute, planSiprec } from '../domain/routing';
 import { voiceRequestSchema } from '../routes/twilio-input';
 import { buildStartTwiml } from '../twilio/twiml';
@@ -14,7 +15,8 @@ the configuration (environment, .env, routes file) the server would use. Records
 it matched goes to stderr, so stdout is only the TwiML.
 
 Options:
-  --to <number>       the called number (Twilio's To), e.g. +15550001111
+  --to <number>       the called number as Twilio sends it (To): E.164 such as +15550001111,
+                      or a sip:/client: address
   --from <number>     the caller (Twilio's From); fills {From} in parameters
   --call-sid <sid>    CA + 32 hex; fills {CallSid}. Default: a fresh random one
   -h, --help          this text
@@ -30,10 +32,27 @@ Example:
 
 const FLAGS: Record<string, string> = { To: '--to', From: '--from', CallSid: '--call-sid' };
 
+/**
+ * Routes match Twilio's To exactly, and Twilio sends E.164 (or a sip:/client: address). A To typed
+ * without its + (or with spaces) would silently answer with the default route, which is exactly
+ * the mistake this command exists to catch: so it is bad usage (exit 2), not a warning on stderr
+ * that scrolls past above the TwiML.
+ */
+function calledNumberProblem(to: string): string | undefined {
+  if (/^(sip|client):/i.test(to)) return undefined;
+  if (!E164.test(to)) {
+    return `--to must be the called number as Twilio sends it: E.164 (+15550001111), a sip: URI or a client: identity; "${to}" could only ever match the default route`;
+  }
+  const why = impossibleNumber(to);
+  return why ? `--to ${to} is not a possible phone number: ${why}` : undefined;
+}
+
 export async function run(argv: string[], io: CliIo): Promise<number> {
   const values = parseCommand(spec, argv, io);
   if (typeof values === 'number') return values;
   if (values.to === undefined) return usageError(spec, io, '--to is required');
+  const toProblem = calledNumberProblem(values.to);
+  if (toProblem) return usageError(spec, io, toProblem);
   const config = requireConfig(io, spec.name);
   if (typeof config === 'number') return config;
 

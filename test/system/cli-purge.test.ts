@@ -1,3 +1,4 @@
+import { existsSync, readdirSync } from 'node:fs';
 import { openDatabase } from '../../src/store/sqlite/open';
 import { runCli } from '../helpers/cli-process';
 import { TEST_ACCOUNT_SID, tempDir, testEnv, type TempDir } from '../helpers/env';
@@ -39,6 +40,29 @@ describe('siprec-control purge', () => {
     expect(code).toBe(0);
     expect(stdout).toMatch(/^purged 3 calls, 3 sessions, 3 events and 0 alerts received before \d{4}-/);
     expect(remaining()).toEqual([1, 1, 1]);
+  });
+
+  it('counts in the singular when there is one of a kind', async () => {
+    const { code, stdout } = await runCli(['purge', '--older-than', '50d'], env, dir.dir);
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/^purged 3 calls, 3 sessions, 3 events and 0 alerts received before \S+ \(1 batch\)\n$/);
+    const again = await runCli(['purge', '--older-than', '5d'], env, dir.dir);
+    expect(again.stdout).toMatch(/^purged 1 call, 1 session, 1 event and 0 alerts received before \S+ \(1 batch\)\n$/);
+  });
+
+  it.each([
+    ['a mistyped file name', (p: string) => p.replace(/ledger\.sqlite$/, 'ledgr.sqlite')],
+    ['a folder that does not exist', (p: string) => p.replace(/ledger\.sqlite$/, 'no-such-folder/ledger.sqlite')],
+  ])('refuses %s in DATABASE_PATH with exit 1, and creates nothing', async (_what, mistype) => {
+    const missing = mistype(env.DATABASE_PATH!);
+    const before = readdirSync(dir.dir).sort();
+    const { code, stdout, stderr } = await runCli(['purge', '--older-than', '90d'], { ...env, DATABASE_PATH: missing }, dir.dir);
+    expect(code).toBe(1);
+    expect(stdout).toBe('');
+    expect(stderr).toBe(`siprec-control purge: no ledger at DATABASE_PATH ${missing}: check the path (the server creates the file on its first start; this command never does)\n`);
+    expect(existsSync(missing)).toBe(false);
+    expect(readdirSync(dir.dir).sort()).toEqual(before);
+    expect(remaining()).toEqual([4, 4, 4]);
   });
 
   it('uses RETENTION_DAYS when no age is given', async () => {

@@ -96,6 +96,42 @@ describe('siprec-control CLI', () => {
       expect(stderr).toContain('ADMIN_TOKEN: is still the placeholder from .env.example; set a real value');
     });
 
+    it('warns that plain http sends call details unencrypted and leaves the page without HSTS, but still exits 0', async () => {
+      const { code, stderr } = await cli(['check-config'], testEnv(dir, undefined, { PUBLIC_BASE_URL: 'http://siprec.internal:3000' }), dir.dir);
+      expect(code).toBe(0);
+      expect(stderr).toBe(
+        'warning: PUBLIC_BASE_URL: plain http; Twilio will send call details unencrypted, and the status page is served without HSTS or upgrade-insecure-requests (the admin token crosses the network in the clear). Use https in production\n',
+      );
+    });
+
+    it.each(['http://localhost:3000', 'http://127.0.0.1:3000', 'http://[::1]:3000'])('does not warn about plain http on loopback (%s), where nothing crosses a network', async (url) => {
+      const { code, stderr } = await cli(['check-config'], testEnv(dir, undefined, { PUBLIC_BASE_URL: url }), dir.dir);
+      expect(code).toBe(0);
+      expect(stderr).toBe('');
+    });
+
+    it('lists every problem of the routes file in one run, "__proto__" and non-string parameter values included', async () => {
+      const text = JSON.stringify({
+        routes: [
+          { to: ['+15550001111'], siprec: [{ connectorName: 'C', parameters: { Team: 7, Caller: '{From}' } }], then: { redirect: 'http://ivr.example.com' } },
+          { siprec: [{ connectorName: 'C', parameters: { X: 'y' } }], then: { dial: '+1555' } },
+        ],
+      }).replace('"X":"y"', '"__proto__":"y"');
+      const { code, stderr } = await cli(['check-config'], testEnv(dir, text), dir.dir);
+      expect(code).toBe(1);
+      const file = dir.file('routes.json');
+      expect(stderr).toBe(
+        [
+          'configuration has 4 problems:',
+          `  - ${file}.routes[0].siprec[0].parameters.Team: a parameter value must be a string`,
+          `  - ${file}.routes[0].then.redirect: must be an absolute https URL`,
+          `  - ${file}.routes[1].siprec[0].parameters.__proto__: "__proto__" cannot be a key: JavaScript drops it without a word; rename it`,
+          `  - ${file}.routes[1].then.dial: +1555 is not a possible phone number: too short for country code +1`,
+          '',
+        ].join('\n'),
+      );
+    });
+
     it('warns about the example account SID from .env.example but still exits 0', async () => {
       const { code, stderr } = await cli(['check-config'], testEnv(dir, undefined, { TWILIO_ACCOUNT_SID: 'AC00000000000000000000000000000000' }), dir.dir);
       expect(code).toBe(0);
@@ -147,6 +183,46 @@ describe('siprec-control CLI', () => {
       expect(code).toBe(2);
       expect(stderr).toContain('unknown edge "atlantis"; known: ashburn (us1), umatilla (us2), dublin (ie1)');
       expect(stdout).toBe('');
+    });
+  });
+
+  describe('twiml', () => {
+    it.each([['5550001111'], ['15550001111'], ['555-000-1111'], ['+1 555 000 1111']])(
+      'refuses --to %s, which Twilio never sends and no route could match, with exit 2',
+      async (to) => {
+        const { code, stdout, stderr } = await cli(['twiml', '--to', to], testEnv(dir), dir.dir);
+        expect(code).toBe(2);
+        expect(stdout).toBe('');
+        expect(stderr).toContain(
+          `siprec-control twiml: --to must be the called number as Twilio sends it: E.164 (+15550001111), a sip: URI or a client: identity; "${to}" could only ever match the default route\n`,
+        );
+        expect(stderr).toContain('Usage: siprec-control twiml');
+      },
+    );
+
+    it('refuses an E.164 --to that cannot exist, with exit 2', async () => {
+      const { code, stderr } = await cli(['twiml', '--to', '+1555'], testEnv(dir), dir.dir);
+      expect(code).toBe(2);
+      expect(stderr).toContain('siprec-control twiml: --to +1555 is not a possible phone number: too short for country code +1\n');
+    });
+
+    it.each([['sip:alice@pbx.example.com'], ['client:alice'], ['+15559998888']])('accepts --to %s and answers the default route', async (to) => {
+      const { code, stdout, stderr } = await cli(['twiml', '--to', to], testEnv(dir), dir.dir);
+      expect(code).toBe(0);
+      expect(parseXml(stdout).name).toBe('Response');
+      expect(stderr).toMatch(/^route: routes\[1\] \(the default route\)/);
+    });
+  });
+
+  describe('serve, with a bad routes file', () => {
+    it('exits 1 before listening, naming the JSON path of a "__proto__" parameter and of a non-string value', async () => {
+      const text = JSON.stringify({ routes: [{ siprec: [{ connectorName: 'C', parameters: { X: 'y', N: null } }], then: { enqueue: 'q' } }] }).replace('"X":"y"', '"__proto__":"y"');
+      const { code, stdout, stderr } = await cli(['serve'], testEnv(dir, text), dir.dir);
+      expect(code).toBe(1);
+      expect(stdout).not.toContain('listening');
+      const file = dir.file('routes.json');
+      expect(stderr).toContain(`  - ${file}.routes[0].siprec[0].parameters.__proto__: "__proto__" cannot be a key: JavaScript drops it without a word; rename it\n`);
+      expect(stderr).toContain(`  - ${file}.routes[0].siprec[0].parameters.N: a parameter value must be a string\n`);
     });
   });
 
