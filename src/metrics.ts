@@ -46,7 +46,7 @@ export function createMetrics() {
     }),
     twilioRestCalls: new Counter({
       name: 'siprec_twilio_rest_calls_total',
-      help: "Calls to Twilio's REST API by operation and outcome (ok, not-found, rejected, unavailable, error)",
+      help: "Calls to Twilio's REST API by operation and outcome (ok, not-found, unauthorized, rejected, unavailable, error)",
       labelNames: ['operation', 'outcome'] as const,
       registers: [registry],
     }),

@@ -9,9 +9,13 @@ import type { AddressInfo, Socket } from 'node:net';
 
 export interface FakeTwilioOptions {
   accountSid: string;
-  /** Credentials accepted in HTTP Basic; with neither given, any credentials pass. */
+  /**
+   * Credentials accepted in HTTP Basic; with neither given, any credentials pass. Wrong ones get
+   * Twilio's 401 (code 20003). A `restricted` key authenticates but lacks the permission for these
+   * endpoints, and gets Twilio's 403, as a Restricted API key without Voice access does.
+   */
   authToken?: string;
-  apiKey?: { sid: string; secret: string };
+  apiKey?: { sid: string; secret: string; restricted?: boolean };
 }
 
 export interface FakeTwilioRequest {
@@ -129,6 +133,9 @@ export async function startFakeTwilio(options: FakeTwilioOptions): Promise<FakeT
     const creds = basicCredentials(req.headers.authorization);
     if (accepted.length > 0 && !accepted.some(([u, p]) => creds?.[0] === u && creds[1] === p)) {
       return twilioError(res, 401, 20003, 'Authenticate');
+    }
+    if (options.apiKey?.restricted && creds?.[0] === options.apiKey.sid) {
+      return twilioError(res, 403, 20003, 'Permission Denied: this API key has no access to this resource');
     }
     const notFound = () => twilioError(res, 404, 20404, `The requested resource ${path} was not found`);
     if (req.method !== 'POST') return notFound();

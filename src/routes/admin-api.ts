@@ -117,6 +117,11 @@ async function twilioCall<T>(what: string, fn: () => Promise<T>): Promise<T> {
     if (!(err instanceof TwilioApiError)) throw err;
     const details = [{ twilioStatus: err.status, twilioCode: err.code, twilioMessage: err.message }];
     if (err.kind === 'not-found') throw new HttpError(404, `Twilio does not know ${what}; nothing was recorded`, { cause: err, details });
+    // Our own configuration is wrong, not the operator's request: a failed upstream, and what to fix.
+    if (err.kind === 'unauthorized') {
+      const check = 'check TWILIO_ACCOUNT_SID, and TWILIO_AUTH_TOKEN or the API key (TWILIO_API_KEY_SID, TWILIO_API_KEY_SECRET)';
+      throw new HttpError(502, `Twilio refused our credentials: ${check}; nothing was recorded`, { cause: err, details });
+    }
     if (err.kind === 'rejected') throw new HttpError(409, 'Twilio refused the request; nothing was recorded', { cause: err, details });
     throw new HttpError(502, 'Twilio could not be reached or failed; nothing was recorded, try again', { cause: err, details });
   }

@@ -16,6 +16,8 @@ export interface NewCall {
   to: string | null;
   direction: string | null;
   receivedAt: number;
+  /** The route the call was answered on (routing.ts routeKey); kept once set. */
+  route?: string | null;
 }
 
 export interface NewSession {
@@ -103,6 +105,13 @@ export interface Stats {
 
 export type ApplyResult = 'stored' | 'duplicate';
 
+/**
+ * Twilio ends every call within 24 hours (its longest call limit). A session still `requested` or
+ * `active` with no activity for longer belongs to a call that is over; an hour more for clocks and
+ * late retries.
+ */
+export const MAX_CALL_IDLE_MS = 25 * 3_600_000;
+
 export interface PurgeResult {
   calls: number;
   sessions: number;
@@ -133,11 +142,16 @@ export interface Store {
   recordStarted(call: NewCall, session: NewSession, at: number): Promise<SessionView>;
   /** Sets stopRequestedAt on the named sessions (created if unknown); returns them. */
   markStopRequested(call: NewCall, names: string[], at: number): Promise<SessionView[]>;
+  /** The route key stored with the call (NewCall.route), or null: unknown call, or none stored. */
+  routeOf(callSid: string): Promise<string | null>;
   /**
-   * Deletes calls received before `cutoff` with their sessions and events, in batches that each
-   * commit on their own, so live writes interleave and never wait for the whole purge.
+   * Deletes calls with no activity (a write to the call, its sessions or events) since `cutoff`,
+   * with their sessions and events, in batches that each commit on their own, so live writes
+   * interleave and never wait for the whole purge. A call with a requested or active session is
+   * kept unless it has been idle longer than any call can last (`now` minus MAX_CALL_IDLE_MS):
+   * such a session lost its callbacks, and keeping it would keep the call's data for ever.
    */
-  purgeOlderThan(cutoff: number, batchSize?: number): Promise<PurgeResult>;
+  purgeOlderThan(cutoff: number, batchSize?: number, now?: number): Promise<PurgeResult>;
   /** Throws when the database cannot answer. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -40,7 +40,8 @@ export interface SiprecApiOptions {
 export const MAX_REST_PARAMETERS = 99;
 export const DEFAULT_TWILIO_TIMEOUT_MS = 10_000;
 
-export type TwilioApiErrorKind = 'not-found' | 'rejected' | 'unavailable';
+/** `unauthorized`: Twilio refused our credentials (401) or their permissions (403), whatever was asked. */
+export type TwilioApiErrorKind = 'not-found' | 'unauthorized' | 'rejected' | 'unavailable';
 
 /** A Twilio REST failure, sorted by what the caller can do about it. */
 export class TwilioApiError extends Error {
@@ -105,7 +106,8 @@ export function toTwilioApiError(err: unknown): unknown {
     const status = e.status;
     const code = typeof e.code === 'number' ? e.code : null;
     const message = typeof e.detail === 'string' ? e.detail : typeof e.message === 'string' && e.message ? e.message : `Twilio answered ${status}`;
-    const kind: TwilioApiErrorKind = status === 404 ? 'not-found' : status >= 400 && status < 500 ? 'rejected' : 'unavailable';
+    const kind: TwilioApiErrorKind =
+      status === 404 ? 'not-found' : status === 401 || status === 403 ? 'unauthorized' : status >= 400 && status < 500 ? 'rejected' : 'unavailable';
     return new TwilioApiError(kind, message, status, code, { cause: err });
   }
   return err;

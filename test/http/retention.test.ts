@@ -1,6 +1,7 @@
 import { parseAge } from '../../src/retention';
+import { operatorApi } from '../helpers/operator-api';
 import { createTestApp, type TestApp } from '../helpers/test-app';
-import { buildStatusCallback, newCallSid, newSiprecSid } from '../helpers/twilio-requests';
+import { buildStatusCallback, buildVoiceForm, newCallSid, newSiprecSid } from '../helpers/twilio-requests';
 
 const DAY = 86_400_000;
 
@@ -38,11 +39,18 @@ describe('retention purge', () => {
       VALUES ('siprec-error', ?, 'error', 'm', ?, ?, 0, 0)`);
     alert.run('old-delivered', Date.now() - 120 * DAY, 'delivered');
     alert.run('old-gave-up', Date.now() - 120 * DAY, 'gave_up');
+    alert.run('old-not-configured', Date.now() - 120 * DAY, 'not_configured');
     alert.run('old-pending', Date.now() - 120 * DAY, 'pending');
+    alert.run('old-retrying', Date.now() - 120 * DAY, 'retrying');
     alert.run('young', Date.now() - 89 * DAY, 'delivered');
     const result = await t.store.purgeOlderThan(Date.now() - 90 * DAY, 500);
-    expect(result).toEqual({ calls: 1200, sessions: 1200, events: 2400, alerts: 2, batches: 3 });
-    expect(t.db.prepare('SELECT dedupe_key FROM alert_outbox ORDER BY dedupe_key').all()).toEqual([{ dedupe_key: 'old-pending' }, { dedupe_key: 'young' }]);
+    expect(result).toEqual({ calls: 1200, sessions: 1200, events: 2400, alerts: 3, batches: 3 });
+    // Every alert no longer waiting for delivery ages out (README, Privacy and retention).
+    expect(t.db.prepare('SELECT dedupe_key FROM alert_outbox ORDER BY dedupe_key').all()).toEqual([
+      { dedupe_key: 'old-pending' },
+      { dedupe_key: 'old-retrying' },
+      { dedupe_key: 'young' },
+    ]);
     expect(count(t, 'calls')).toBe(30);
     expect(count(t, 'siprec_sessions')).toBe(30);
     expect(count(t, 'siprec_events')).toBe(60);
@@ -65,6 +73,112 @@ describe('retention purge', () => {
     expect(acked.filter((a) => a <= purgeDoneAt).length).toBeGreaterThan(0);
     expect(count(t, 'siprec_events')).toBe(callbacks.length);
     expect(count(t, 'calls')).toBe(callbacks.length);
+  });
+});
+
+describe('retention counts from a call’s last activity', () => {
+  let t: TestApp;
+  let now: number;
+  beforeEach(() => {
+    now = Date.now() - 10 * 60_000;
+    t = createTestApp({ clock: () => now });
+  });
+  afterEach(async () => t.close());
+
+  const MINUTE = 60_000;
+  const started = (callSid: string, name: string, siprecSid = newSiprecSid()) =>
+    buildStatusCallback({ CallSid: callSid, SiprecName: name, SiprecSid: siprecSid, Timestamp: new Date(now).toISOString() });
+
+  it('keeps a live call that is older than the cutoff, so a later callback finds it whole', async () => {
+    const form = buildVoiceForm({ To: '+15559990000' });
+    await t.postTwilio('/twilio/voice', form).expect(200);
+    const sid = newSiprecSid();
+    await t.postTwilio('/twilio/siprec-status', started(form.CallSid!, 'Gridspace_1', sid)).expect(204);
+    const before = (await operatorApi(t).get(`/api/calls/${form.CallSid}`).expect(200)).body;
+
+    now += 62_000;
+    const result = await t.store.purgeOlderThan(now - MINUTE, 500, now);
+    expect(result.calls).toBe(0);
+    await t.postTwilio('/twilio/siprec-status', { ...started(form.CallSid!, 'Gridspace_1', sid), SiprecEvent: 'siprec-stopped' }).expect(204);
+
+    const after = (await operatorApi(t).get(`/api/calls/${form.CallSid}`).expect(200)).body;
+    expect(after.call).toEqual(before.call);
+    expect(after.call).toMatchObject({ from: '+14155550100', to: '+15559990000', direction: 'inbound' });
+    expect(after.sessions).toEqual([
+      expect.objectContaining({ name: 'Gridspace_1', connectorName: 'Gridspace_1', state: 'stopped', requestedAt: before.sessions[0].requestedAt, startedAt: before.sessions[0].startedAt }),
+    ]);
+    expect(after.sessions[0].requestedAt).not.toBeNull();
+    expect(after.sessions[0].events.map((e: { event: string }) => e.event)).toEqual(['siprec-started', 'siprec-stopped']);
+  });
+
+  it('purges a call once it has been idle longer than the cutoff, counting from its newest event', async () => {
+    const form = buildVoiceForm({ To: '+15559990000' });
+    await t.postTwilio('/twilio/voice', form).expect(200);
+    const sid = newSiprecSid();
+    await t.postTwilio('/twilio/siprec-status', started(form.CallSid!, 'Gridspace_1', sid)).expect(204);
+    now += 5 * MINUTE;
+    await t.postTwilio('/twilio/siprec-status', { ...started(form.CallSid!, 'Gridspace_1', sid), SiprecEvent: 'siprec-stopped' }).expect(204);
+
+    now += 3 * MINUTE; // 8 minutes after the call began, 3 after its last event
+    expect((await t.store.purgeOlderThan(now - 4 * MINUTE, 500, now)).calls).toBe(0);
+    expect((await t.store.purgeOlderThan(now - 2 * MINUTE, 500, now)).calls).toBe(1);
+    await operatorApi(t).get(`/api/calls/${form.CallSid}`).expect(404);
+  });
+
+  it('keeps a call with an open session for as long as a call can last, and purges it after', async () => {
+    const form = buildVoiceForm({ To: '+15559990000' });
+    await t.postTwilio('/twilio/voice', form).expect(200);
+    await t.postTwilio('/twilio/siprec-status', started(form.CallSid!, 'Gridspace_1')).expect(204);
+    now += 24 * 3_600_000; // still active, and could still be live
+    expect((await t.store.purgeOlderThan(now - MINUTE, 500, now)).calls).toBe(0);
+    now += 2 * 3_600_000; // no call lasts 26 hours: its siprec-stopped was lost
+    expect((await t.store.purgeOlderThan(now - MINUTE, 500, now)).calls).toBe(1);
+  });
+
+  it('never deletes an acknowledged callback nor leaves an orphan call while callbacks arrive during a batched purge', async () => {
+    seed(t, 6_000, 200);
+    const T0 = now;
+    const live: Array<{ callSid: string; siprecSid: string }> = [];
+    for (let i = 0; i < 150; i++) {
+      const form = buildVoiceForm({ To: '+15559990000' });
+      await t.postTwilio('/twilio/voice', form).expect(200);
+      const siprecSid = newSiprecSid();
+      await t.postTwilio('/twilio/siprec-status', started(form.CallSid!, 'Gridspace_1', siprecSid)).expect(204);
+      live.push({ callSid: form.CallSid!, siprecSid });
+    }
+
+    now = Date.now(); // ten minutes on: every call is older than the cutoff, the live ones too
+    let purgeDoneAt = 0;
+    const purge = t.store.purgeOlderThan(now - MINUTE, 100, now).then((r) => ((purgeDoneAt = Date.now()), r));
+    const acked: Array<{ callSid: string; at: number }> = [];
+    const queue = [...live];
+    await Promise.all(
+      Array.from({ length: 4 }, async () => {
+        for (let c = queue.shift(); c; c = queue.shift()) {
+          const stop = buildStatusCallback({ CallSid: c.callSid, SiprecName: 'Gridspace_1', SiprecSid: c.siprecSid, SiprecEvent: 'siprec-stopped' });
+          await t.postTwilio('/twilio/siprec-status', stop).expect(204);
+          acked.push({ callSid: c.callSid, at: Date.now() });
+        }
+      }),
+    );
+    const result = await purge;
+    const whilePurging = acked.filter((a) => a.at <= purgeDoneAt).length;
+    console.log(`purge: ${result.calls} calls in ${result.batches} batches; ${whilePurging} of ${acked.length} callbacks acknowledged while it ran`);
+    expect(whilePurging).toBeGreaterThan(0);
+    expect(result.calls).toBe(6_000);
+
+    const calls = t.db.prepare('SELECT call_sid, from_number, to_number, direction, created_at FROM calls ORDER BY call_sid').all();
+    expect(calls).toEqual(
+      live.map((c) => ({ call_sid: c.callSid, from_number: '+14155550100', to_number: '+15559990000', direction: 'inbound', created_at: T0 })).sort((a, b) => (a.call_sid < b.call_sid ? -1 : 1)),
+    );
+    const sessions = t.db.prepare('SELECT call_sid, connector_name, requested_at, started_at, state FROM siprec_sessions').all() as Array<Record<string, unknown>>;
+    expect(sessions).toHaveLength(live.length);
+    for (const s of sessions) expect(s).toEqual(expect.objectContaining({ connector_name: 'Gridspace_1', requested_at: T0, started_at: T0, state: 'stopped' }));
+    const events = t.db.prepare('SELECT event, count(*) AS n FROM siprec_events GROUP BY event ORDER BY event').all();
+    expect(events).toEqual([
+      { event: 'siprec-started', n: live.length },
+      { event: 'siprec-stopped', n: acked.length },
+    ]);
   });
 });
 

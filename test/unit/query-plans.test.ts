@@ -1,6 +1,8 @@
 import type Database from 'better-sqlite3';
 import { isFullScan, planOperatorQueries, type PlannedCase } from '../../bench/query-plans';
+import { createSqliteStore } from '../../src/store/sqlite';
 import { openDatabase } from '../../src/store/sqlite/open';
+import { PURGEABLE_CALLS } from '../../src/store/sqlite/writes';
 import { tempDir, type TempDir } from '../helpers/env';
 
 // The operator API must stay fast on a ledger of millions of events: every query it runs has to
@@ -65,6 +67,52 @@ describe('query plans of the store', () => {
     expect(scans).toEqual([]);
     for (const c of cases) {
       for (const s of c.statements) expect(s.plan.some((line) => /USING (COVERING )?INDEX|USING (INTEGER )?PRIMARY KEY/.test(line))).toBe(true);
+    }
+  });
+});
+
+// The retention purge runs inside the server, beside live callbacks: each batch must find its calls
+// through an index, in order, or it would hold the write lock for a scan of the whole ledger.
+describe('query plans of the retention purge', () => {
+  let dir: TempDir;
+  let db: Database.Database;
+  beforeEach(() => {
+    dir = tempDir();
+    db = openDatabase(dir.file('ledger.sqlite'));
+  });
+  afterEach(() => {
+    db.close();
+    dir.remove();
+  });
+
+  it('walks calls in last-activity order on an index, and reads each call’s rows by index', async () => {
+    const executed: Array<{ sql: string; args: unknown[] }> = [];
+    const prepare = db.prepare.bind(db);
+    db.prepare = ((sql: string) => {
+      const stmt = prepare(sql);
+      for (const method of ['get', 'all'] as const) {
+        const original = stmt[method].bind(stmt) as (...args: unknown[]) => unknown;
+        (stmt as unknown as Record<string, unknown>)[method] = (...args: unknown[]) => (executed.push({ sql, args }), original(...args));
+      }
+      return stmt;
+    }) as typeof db.prepare;
+    const store = createSqliteStore(db);
+    const now = Date.now();
+    const session = [{ name: 'rec', connectorName: 'C', track: null, parameters: [] }];
+    const account = 'AC0123456789abcdef0123456789abcdef';
+    await store.recordRequested({ callSid: 'CA00000000000000000000000000000001', accountSid: account, from: null, to: null, direction: null, receivedAt: now - 3 * 86_400_000 }, session);
+    await store.recordRequested({ callSid: 'CA00000000000000000000000000000002', accountSid: account, from: null, to: null, direction: null, receivedAt: now }, session);
+    expect((await store.purgeOlderThan(now - 86_400_000, 500, now)).calls).toBe(1);
+
+    const selects = [...new Map(executed.filter((e) => /^\s*SELECT/i.test(e.sql)).map((e) => [e.sql, e])).values()];
+    expect(selects.map((s) => s.sql)).toContain(PURGEABLE_CALLS);
+    for (const s of selects) {
+      const plan = (prepare(`EXPLAIN QUERY PLAN ${s.sql}`).all(...s.args) as Array<{ detail: string }>).map((r) => r.detail);
+      expect({ sql: s.sql, fullScans: plan.filter(isFullScan) }).toEqual({ sql: s.sql, fullScans: [] });
+      if (s.sql === PURGEABLE_CALLS) {
+        expect(plan[0]).toMatch(/^SEARCH c USING (COVERING )?INDEX calls_last_activity \(\(last_activity_at,call_sid\)>\(\?,\?\) AND last_activity_at<\?\)/);
+        expect(plan.join('\n')).not.toMatch(/TEMP B-TREE/);
+      }
     }
   });
 });

@@ -140,9 +140,29 @@ describe('SiprecApi against the fake Twilio REST API', () => {
       expect(err).toMatchObject({ kind: 'rejected', status: 400, code: 21220, message: 'Invalid call state: the call is not in progress' });
     });
 
-    it('maps wrong credentials (401) to rejected', async () => {
+    it('maps a wrong auth token (401) to unauthorized: our credentials, not the operator\'s request', async () => {
       const wrong = createSiprecApi({ accountSid: TEST_ACCOUNT_SID, authToken: 'not-the-token', apiBaseUrl: fake.url });
-      expect(await rejection(wrong.start(callSid, startOptions()))).toMatchObject({ kind: 'rejected', status: 401, code: 20003 });
+      expect(await rejection(wrong.start(callSid, startOptions()))).toMatchObject({ kind: 'unauthorized', status: 401, code: 20003 });
+      expect(await rejection(wrong.stop(callSid, 'gridspace'))).toMatchObject({ kind: 'unauthorized', status: 401, code: 20003 });
+    });
+
+    it('maps a wrong API key secret (401) to unauthorized', async () => {
+      const wrong = createSiprecApi({ accountSid: TEST_ACCOUNT_SID, authToken: 'unused', apiKeySid: API_KEY.sid, apiKeySecret: 'not-the-secret', apiBaseUrl: fake.url });
+      expect(await rejection(wrong.start(callSid, startOptions()))).toMatchObject({ kind: 'unauthorized', status: 401, code: 20003 });
+    });
+
+    it('maps an API key without access to the endpoint (403) to unauthorized', async () => {
+      const restricted = { sid: `SK${hex32()}`, secret: 'restricted-key-secret-0123', restricted: true };
+      const limited = await startFakeTwilio({ accountSid: TEST_ACCOUNT_SID, apiKey: restricted });
+      try {
+        limited.calls.add(callSid);
+        const keyed = createSiprecApi({ accountSid: TEST_ACCOUNT_SID, authToken: 'unused', apiKeySid: restricted.sid, apiKeySecret: restricted.secret, apiBaseUrl: limited.url });
+        const err = await rejection(keyed.start(callSid, startOptions()));
+        expect(err).toMatchObject({ kind: 'unauthorized', status: 403, code: 20003 });
+        expect(limited.siprecs.size).toBe(0);
+      } finally {
+        await limited.close();
+      }
     });
 
     it('maps a 500 to unavailable', async () => {

@@ -2,6 +2,7 @@ import type Database from 'better-sqlite3';
 import { createSqliteOutbox } from '../../alerts/sqlite-outbox';
 import {
   InvalidCursorError,
+  MAX_CALL_IDLE_MS,
   storeUnavailable,
   written,
   type PurgeResult,
@@ -21,7 +22,7 @@ import {
 } from './rows';
 import { createStatsQueries } from './stats';
 import { inThreadWriter } from './writer';
-import { EVENTS_OF_SESSION, type LedgerWriter } from './writes';
+import { EVENTS_OF_SESSION, PURGE_START, type LedgerWriter, type PurgeKey } from './writes';
 
 const OPEN_STATES = "('requested', 'active')";
 
@@ -45,6 +46,7 @@ export function createSqliteStore(db: Database.Database, options: SqliteStoreOpt
   const writer = options.writer ?? inThreadWriter(db);
 
   const callBySid = db.prepare('SELECT * FROM calls WHERE call_sid = ?');
+  const routeOfCall = db.prepare('SELECT route_key FROM calls WHERE call_sid = ?');
   const sessionsOfCall = db.prepare('SELECT * FROM siprec_sessions WHERE call_sid = ? ORDER BY id');
   const eventsOfSession = db.prepare(EVENTS_OF_SESSION);
   const openOfCall = db.prepare(
@@ -70,6 +72,8 @@ export function createSqliteStore(db: Database.Database, options: SqliteStoreOpt
       }));
       return { call: toCallView(call), sessions };
     })),
+
+    routeOf: guard('reading the call\'s route', (callSid: string) => (routeOfCall.get(callSid) as Pick<CallRow, 'route_key'> | undefined)?.route_key ?? null),
 
     openSessions: guard('reading open sessions', (callSid: string) =>
       (openOfCall.all(callSid) as SessionRow[]).map(toSessionView),
@@ -104,14 +108,19 @@ export function createSqliteStore(db: Database.Database, options: SqliteStoreOpt
 
     alerts: createSqliteOutbox(db, writer),
 
-    purgeOlderThan: async (cutoff: number, batchSize = 500): Promise<PurgeResult> => {
+    purgeOlderThan: async (cutoff: number, batchSize = 500, now = Date.now()): Promise<PurgeResult> => {
       const total = { calls: 0, sessions: 0, events: 0, alerts: 0, batches: 0 };
+      const staleBefore = Math.min(cutoff, now - MAX_CALL_IDLE_MS);
+      // Each batch goes on after the last call the one before deleted: the live calls it passed
+      // over stay passed over, rather than being read again by every batch.
+      let from: PurgeKey = PURGE_START;
       for (;;) {
-        const done = await written('purging old calls', writer.run('purgeBatch', cutoff, batchSize));
-        if (done.calls === 0) {
+        const done = await written('purging old calls', writer.run('purgeBatch', cutoff, staleBefore, batchSize, from));
+        if (done.next === null) {
           total.alerts = await written('purging old alerts', writer.run('deleteOldAlerts', cutoff));
           return total;
         }
+        from = done.next;
         total.calls += done.calls;
         total.sessions += done.sessions;
         total.events += done.events;

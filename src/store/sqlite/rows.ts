@@ -7,6 +7,8 @@ export interface CallRow {
   to_number: string | null;
   direction: string | null;
   created_at: number;
+  route_key: string | null;
+  last_activity_at: number | null;
 }
 
 export interface SessionRow {

@@ -9,7 +9,23 @@ export const EVENTS_OF_SESSION = 'SELECT * FROM siprec_events WHERE session_id =
 
 const NOT_STARTED = { state: 'requested', startedAt: null, stoppedAt: null, errorCode: null, errorMessage: null } as const;
 
-const OLDEST = 'SELECT call_sid FROM calls WHERE created_at < @cutoff ORDER BY created_at, call_sid LIMIT @limit';
+/**
+ * Calls the purge may delete, oldest activity first, after the keyset (@afterAt, @afterSid): idle
+ * since before @cutoff, and with no requested or active session unless idle since before
+ * @staleBefore (longer than a call can last). Walks calls_last_activity (migrations/007).
+ */
+export const PURGEABLE_CALLS = `SELECT c.call_sid, c.last_activity_at FROM calls c
+  WHERE c.last_activity_at < @cutoff AND (c.last_activity_at, c.call_sid) > (@afterAt, @afterSid)
+    AND (c.last_activity_at < @staleBefore
+      OR NOT EXISTS (SELECT 1 FROM siprec_sessions s WHERE s.call_sid = c.call_sid AND s.state IN ('requested', 'active')))
+  ORDER BY c.last_activity_at, c.call_sid LIMIT @limit`;
+
+/** Where a purge has got to: the last call it deleted, in PURGEABLE_CALLS' order. */
+export interface PurgeKey {
+  afterAt: number;
+  afterSid: string;
+}
+export const PURGE_START: PurgeKey = { afterAt: Number.MIN_SAFE_INTEGER, afterSid: '' };
 
 /**
  * Every write the ledger makes, each a better-sqlite3 transaction function whose arguments and
@@ -18,12 +34,14 @@ const OLDEST = 'SELECT call_sid FROM calls WHERE created_at < @cutoff ORDER BY c
  * fsync never blocks the event loop.
  */
 export function ledgerWrites(db: Database.Database) {
-  const insertCall = db.prepare(`INSERT INTO calls (call_sid, account_sid, from_number, to_number, direction, created_at)
-    VALUES (@callSid, @accountSid, @from, @to, @direction, @receivedAt)
+  const insertCall = db.prepare(`INSERT INTO calls (call_sid, account_sid, from_number, to_number, direction, created_at, route_key, last_activity_at)
+    VALUES (@callSid, @accountSid, @from, @to, @direction, @receivedAt, @route, @receivedAt)
     ON CONFLICT (call_sid) DO UPDATE SET
       from_number = coalesce(calls.from_number, excluded.from_number),
       to_number = coalesce(calls.to_number, excluded.to_number),
-      direction = coalesce(calls.direction, excluded.direction)`);
+      direction = coalesce(calls.direction, excluded.direction),
+      route_key = coalesce(calls.route_key, excluded.route_key),
+      last_activity_at = max(coalesce(calls.last_activity_at, 0), excluded.last_activity_at)`);
   const insertSession = db.prepare(`INSERT INTO siprec_sessions
       (call_sid, name, siprec_sid, connector_name, track, parameters, state, requested_at, created_at, updated_at)
     VALUES (@callSid, @name, @siprecSid, @connectorName, @track, @parameters, 'requested', @at, @at, @at)
@@ -49,15 +67,14 @@ export function ledgerWrites(db: Database.Database) {
     'UPDATE siprec_sessions SET stop_requested_at = coalesce(stop_requested_at, @at), updated_at = @at WHERE call_sid = @callSid AND name = @name',
   );
   const beat = db.prepare('INSERT INTO readiness (id, checked_at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at');
-  const countOldSessions = db.prepare(`SELECT count(*) AS n FROM siprec_sessions WHERE call_sid IN (${OLDEST})`);
-  const countOldEvents = db.prepare(
-    `SELECT count(*) AS n FROM siprec_events e JOIN siprec_sessions s ON s.id = e.session_id WHERE s.call_sid IN (${OLDEST})`,
-  );
-  const deleteOldCalls = db.prepare(`DELETE FROM calls WHERE call_sid IN (${OLDEST})`);
+  const purgeable = db.prepare(PURGEABLE_CALLS);
+  const sessionsOfCall = db.prepare('SELECT count(*) AS n FROM siprec_sessions WHERE call_sid = ?');
+  const eventsOfCall = db.prepare('SELECT count(*) AS n FROM siprec_events e JOIN siprec_sessions s ON s.id = e.session_id WHERE s.call_sid = ?');
+  const deleteCall = db.prepare('DELETE FROM calls WHERE call_sid = ?');
   const deleteOldAlertRows = db.prepare(`DELETE FROM alert_outbox WHERE occurred_at < ? AND state NOT IN ('pending', 'retrying')`);
   const alerts = alertWrites(db);
 
-  const ensureCall = (call: NewCall) => insertCall.run(call);
+  const ensureCall = (call: NewCall) => insertCall.run({ ...call, route: call.route ?? null });
 
   const recordRequested = db.transaction((call: NewCall, sessions: NewSession[]): void => {
     ensureCall(call);
@@ -157,12 +174,21 @@ export function ledgerWrites(db: Database.Database) {
     return toSessionView(sessionByName.get(call.callSid, session.name) as SessionRow);
   });
 
-  // Sessions and events go with their call through ON DELETE CASCADE.
-  const purgeBatch = db.transaction((cutoff: number, limit: number) => {
-    const sessions = (countOldSessions.get({ cutoff, limit }) as { n: number }).n;
-    const events = (countOldEvents.get({ cutoff, limit }) as { n: number }).n;
-    const calls = deleteOldCalls.run({ cutoff, limit }).changes;
-    return { calls, sessions, events };
+  // One transaction per batch: a callback committed before it has made its call young (or its
+  // session open) and is not deleted; one after it finds the batch done. Sessions and events go
+  // with their call through ON DELETE CASCADE.
+  const purgeBatch = db.transaction((cutoff: number, staleBefore: number, limit: number, from: PurgeKey) => {
+    const rows = purgeable.all({ cutoff, staleBefore, limit, ...from }) as Array<{ call_sid: string; last_activity_at: number }>;
+    let sessions = 0;
+    let events = 0;
+    for (const r of rows) {
+      sessions += (sessionsOfCall.get(r.call_sid) as { n: number }).n;
+      events += (eventsOfCall.get(r.call_sid) as { n: number }).n;
+      deleteCall.run(r.call_sid);
+    }
+    const last = rows.at(-1);
+    const next: PurgeKey | null = last ? { afterAt: last.last_activity_at, afterSid: last.call_sid } : null;
+    return { calls: rows.length, sessions, events, next };
   });
 
   // Alerts name calls and carry error text: they age out too, once no longer waiting for delivery.
