@@ -74,7 +74,7 @@ export function createApp(deps: AppDeps): RequestListener {
     routes: {
       '/twilio/voice': voiceRoute({ config, store, metrics, clock, alerts }),
       '/twilio/siprec-status': statusCallbackRoute({ store, clock, storeCallerNumbers: config.storeCallerNumbers, metrics, alerts }),
-      '/twilio/siprec-stop': stopTwimlRoute({ config, store, metrics, clock }),
+      '/twilio/siprec-stop': stopTwimlRoute({ config, store, metrics, clock, alerts }),
     },
     verify: twilioSignatureGate({
       authTokens: config.twilio.authTokens,

@@ -1,6 +1,7 @@
 /**
  * Route choice and parameter templates: pure functions over plain data, no I/O.
  */
+import { createHash } from 'node:crypto';
 
 export const TRACKS = ['inbound_track', 'outbound_track', 'both_tracks'] as const;
 export type Track = (typeof TRACKS)[number];
@@ -100,4 +101,33 @@ export function planSiprec(route: Route, call: CallFields): PlannedSiprec[] {
     statusCallbackMethod: t.statusCallbackMethod,
     parameters: renderParameters(t.parameters, call),
   }));
+}
+
+/**
+ * A stable key for the route a call took, stored with the call so that a later webhook without
+ * `To` (or with numbers masked) continues on it: `<index>:<fingerprint>`. The fingerprint is of the
+ * route's `to` list alone, which is unique per routes file (a number is in one route only, and
+ * there is one default), so a route keeps its key when routes are reordered or its `<Siprec>` or
+ * `then` are edited, and loses it when its numbers change. Hashed: the ledger keeps no number.
+ */
+export function routeKey(routes: readonly Route[], route: Route): string {
+  return `${routes.indexOf(route)}:${fingerprint(route)}`;
+}
+
+/** The route a stored key names in these routes, or undefined when no route has its numbers now. */
+export function routeByKey(routes: readonly Route[], key: string | null | undefined): Route | undefined {
+  const fp = key?.split(':')[1];
+  return fp === undefined ? undefined : routes.find((r) => fingerprint(r) === fp);
+}
+
+// Routes come from the config, read once: each is hashed once, not on every call.
+const fingerprints = new WeakMap<Route, string>();
+function fingerprint(route: Route): string {
+  let fp = fingerprints.get(route);
+  if (fp === undefined) {
+    const numbers = route.to ? [...route.to].sort() : null;
+    fp = createHash('sha256').update(JSON.stringify(numbers)).digest('hex').slice(0, 16);
+    fingerprints.set(route, fp);
+  }
+  return fp;
 }

@@ -2,7 +2,7 @@ import { ledgerWriteFailedAlert } from '../alerts/messages';
 import type { AlertPolicy } from '../alerts/types';
 import type { Config } from '../config';
 import { keepNumber } from '../domain/privacy';
-import { pickRoute, planSiprec, quotesTheCall } from '../domain/routing';
+import { pickRoute, planSiprec, quotesTheCall, routeKey } from '../domain/routing';
 import type { WebhookHandler } from '../http/twilio-webhooks';
 import type { Metrics } from '../metrics';
 import type { Store } from '../store/store';
@@ -41,6 +41,8 @@ export function voiceRoute({ config, store, metrics, clock, alerts }: VoiceDeps)
           to: keepNumber(call.To, config.storeCallerNumbers),
           direction: call.Direction ?? null,
           receivedAt: clock(),
+          // A later stop without To, or with numbers masked, continues on this route.
+          route: routeKey(config.routes, route),
         },
         plan.map((s, i) => ({
           name: s.name,

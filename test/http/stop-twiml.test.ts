@@ -1,8 +1,11 @@
+import Database from 'better-sqlite3';
 import request from 'supertest';
+import { eventually } from '../helpers/eventually';
+import { operatorApi } from '../helpers/operator-api';
 import { createTestApp, type TestApp } from '../helpers/test-app';
 import { buildStatusCallback, buildVoiceForm, sign } from '../helpers/twilio-requests';
-import { parseXml } from '../helpers/xml';
-import { TEST_PUBLIC_BASE_URL } from '../helpers/env';
+import { parseXml, type XmlNode } from '../helpers/xml';
+import { DEFAULT_TEST_ROUTES, TEST_PUBLIC_BASE_URL } from '../helpers/env';
 
 describe('POST /twilio/siprec-stop', () => {
   let t: TestApp;
@@ -40,11 +43,29 @@ describe('POST /twilio/siprec-stop', () => {
     expect(root.children[1]).toMatchObject({ name: 'Redirect', text: 'https://ivr.example.com/voice' });
   });
 
-  it('answers only the continuation when nothing is open', async () => {
+  it('answers only the continuation when every session of the call has ended', async () => {
+    const form = await liveCall();
+    await t.postTwilio('/twilio/siprec-status', buildStatusCallback({ CallSid: form.CallSid!, SiprecName: 'gridspace', SiprecEvent: 'siprec-stopped' })).expect(204);
+    await t.postTwilio('/twilio/siprec-status', buildStatusCallback({ CallSid: form.CallSid!, SiprecName: 'compliance', SiprecEvent: 'siprec-error' })).expect(204);
+    const res = await t.postTwilio('/twilio/siprec-stop', form).expect(200);
+    expect(parseXml(res.text).children.map((c) => c.name)).toEqual(['Redirect']);
+  });
+
+  it('stops the sessions of the call’s route when the ledger has none for the call', async () => {
     const form = buildVoiceForm({ To: '+15559990000' });
     const res = await t.postTwilio('/twilio/siprec-stop', form).expect(200);
     const root = parseXml(res.text);
-    expect(root.children.map((c) => c.name)).toEqual(['Dial']);
+    expect(root.children.map((c) => c.name)).toEqual(['Stop', 'Dial']);
+    expect(root.children[0]!.children.map((c) => c.attributes.name)).toEqual(['Gridspace_1']);
+    expect(stopRequested(t, form.CallSid!)).toEqual([['Gridspace_1', true]]);
+  });
+
+  it('also stops a session of the route that the ledger never heard of', async () => {
+    // The voice webhook's write failed; only gridspace's callback reached the ledger.
+    const form = buildVoiceForm();
+    await t.postTwilio('/twilio/siprec-status', buildStatusCallback({ CallSid: form.CallSid!, SiprecName: 'gridspace' })).expect(204);
+    const res = await t.postTwilio('/twilio/siprec-stop', form).expect(200);
+    expect(parseXml(res.text).children[0]!.children.map((c) => c.attributes.name)).toEqual(['gridspace', 'compliance']);
   });
 
   it('works as a GET target, reading CallSid from the signed query', async () => {
@@ -70,5 +91,132 @@ describe('POST /twilio/siprec-stop', () => {
 
   it('refuses an unsigned request', async () => {
     await t.postTwilio('/twilio/siprec-stop?name=x', buildVoiceForm(), 'wrong').expect(403);
+  });
+});
+
+const stopNames = (root: XmlNode) => root.children.filter((c) => c.name === 'Stop').flatMap((c) => c.children.map((s) => s.attributes.name));
+
+/** Reads the file through a connection of its own: the app's may be the one that failed. */
+function stopRequestsOnDisk(file: string, callSid: string): Array<[string, boolean]> {
+  const db = new Database(file, { readonly: true });
+  try {
+    return (db.prepare('SELECT name, stop_requested_at FROM siprec_sessions WHERE call_sid = ? ORDER BY name').all(callSid) as Array<{ name: string; stop_requested_at: number | null }>).map(
+      (r) => [r.name, r.stop_requested_at !== null],
+    );
+  } finally {
+    db.close();
+  }
+}
+
+describe('POST /twilio/siprec-stop when the ledger failed the call', () => {
+  let t: TestApp;
+  let now: number;
+  let release: (() => void) | undefined;
+  beforeEach(() => {
+    now = Date.now();
+    // A short busy timeout: a held write lock fails writes at once, as a read-only or full disk does.
+    t = createTestApp({ db: { busyTimeoutMs: 20 }, clock: () => now });
+  });
+  afterEach(async () => {
+    release?.();
+    release = undefined;
+    await t.close();
+  });
+
+  /** The voice webhook while the ledger cannot write: answered, and nothing recorded. */
+  async function unrecordedCall() {
+    release = t.holdWriteLock();
+    const form = buildVoiceForm();
+    const voice = await t.postTwilio('/twilio/voice', form).expect(200);
+    expect(parseXml(voice.text).children[0]!.children.map((c) => c.attributes.name)).toEqual(['gridspace', 'compliance']);
+    return form;
+  }
+
+  it('stops every session of the call’s route, and records the stop once the ledger writes again', async () => {
+    const form = await unrecordedCall();
+    const res = await t.postTwilio('/twilio/siprec-stop', form).expect(200);
+    const root = parseXml(res.text);
+    expect(stopNames(root)).toEqual(['gridspace', 'compliance']);
+    expect(root.children.at(-1)).toMatchObject({ name: 'Redirect', text: 'https://ivr.example.com/voice' });
+    expect(stopRequestsOnDisk(t.config.databasePath, form.CallSid!)).toEqual([]);
+
+    release!();
+    release = undefined;
+    await eventually('the stop is recorded', () => stopRequestsOnDisk(t.config.databasePath, form.CallSid!).length === 2);
+    expect(stopRequestsOnDisk(t.config.databasePath, form.CallSid!)).toEqual([
+      ['compliance', true],
+      ['gridspace', true],
+    ]);
+  });
+
+  it('raises ledger-write-failed when the stop still cannot be recorded after retrying', async () => {
+    const form = await unrecordedCall();
+    await t.postTwilio('/twilio/siprec-stop', form).expect(200);
+    // Past the retry window (and the voice failure's alert window): the next retry gives up.
+    now += 6 * 60_000;
+    const stopAlert = async () => {
+      const res = await operatorApi(t).get('/api/alerts').expect(200);
+      return (res.body.alerts as Array<{ kind: string; message: string; callSid: string }>).find((a) => a.kind === 'ledger-write-failed' && /stop/.test(a.message));
+    };
+    await eventually('a ledger-write-failed alert for the stop', async () => (await stopAlert()) !== undefined);
+    expect(await stopAlert()).toMatchObject({ callSid: form.CallSid, message: expect.stringContaining('gridspace, compliance') });
+    expect(stopRequestsOnDisk(t.config.databasePath, form.CallSid!)).toEqual([]);
+  });
+
+  it('stops every session of the call’s route when the ledger cannot be read, and records the stop', async () => {
+    const form = buildVoiceForm();
+    await t.postTwilio('/twilio/voice', form).expect(200);
+    t.db.close(); // the reading connection fails; writes have their own
+    const res = await t.postTwilio('/twilio/siprec-stop', form).expect(200);
+    expect(stopNames(parseXml(res.text))).toEqual(['gridspace', 'compliance']);
+    expect(stopRequestsOnDisk(t.config.databasePath, form.CallSid!)).toEqual([
+      ['compliance', true],
+      ['gridspace', true],
+    ]);
+  });
+});
+
+describe.each(['masked', 'none'])('POST /twilio/siprec-stop without To when STORE_CALLER_NUMBERS=%s', (mode) => {
+  let t: TestApp;
+  let other: TestApp | undefined;
+  beforeEach(() => (t = createTestApp({ env: { STORE_CALLER_NUMBERS: mode } })));
+  afterEach(async () => {
+    await other?.close();
+    other = undefined;
+    await t.close();
+  });
+
+  const withoutTo = (form: Record<string, string>) => Object.fromEntries(Object.entries(form).filter(([k]) => k !== 'To' && k !== 'Called'));
+
+  it('continues on the route the voice webhook chose, not the default', async () => {
+    const form = buildVoiceForm({ To: '+15550001111' });
+    await t.postTwilio('/twilio/voice', form).expect(200);
+    const res = await t.postTwilio('/twilio/siprec-stop', withoutTo(form)).expect(200);
+    const root = parseXml(res.text);
+    expect(stopNames(root)).toEqual(['gridspace', 'compliance']);
+    expect(root.children.at(-1)).toMatchObject({ name: 'Redirect', text: 'https://ivr.example.com/voice' });
+  });
+
+  /** A second instance over the same file, with another routes file, as after an edit and a restart. */
+  const restartedWith = (routes: unknown) =>
+    (other = createTestApp({ routes, env: { STORE_CALLER_NUMBERS: mode, DATABASE_PATH: t.config.databasePath } }));
+
+  it('finds the route again when routes.json has moved it', async () => {
+    const form = buildVoiceForm({ To: '+15550001111' });
+    await t.postTwilio('/twilio/voice', form).expect(200);
+    const [own, fallback] = DEFAULT_TEST_ROUTES.routes;
+    const inserted = { to: ['+15557770000'], siprec: [{ connectorName: 'Other' }], then: { enqueue: 'other' } };
+    const moved = restartedWith({ routes: [inserted, { ...own, then: { redirect: 'https://ivr.example.com/v2' } }, fallback] });
+    const res = await moved.postTwilio('/twilio/siprec-stop', withoutTo(form)).expect(200);
+    expect(parseXml(res.text).children.at(-1)).toMatchObject({ name: 'Redirect', text: 'https://ivr.example.com/v2' });
+  });
+
+  it('continues on the default route when routes.json no longer has the call’s route', async () => {
+    const form = buildVoiceForm({ To: '+15550001111' });
+    await t.postTwilio('/twilio/voice', form).expect(200);
+    const [own, fallback] = DEFAULT_TEST_ROUTES.routes;
+    const changed = restartedWith({ routes: [{ ...own, to: ['+15550002222'] }, fallback] });
+    const res = await changed.postTwilio('/twilio/siprec-stop', withoutTo(form)).expect(200);
+    expect(parseXml(res.text).children.at(-1)).toMatchObject({ name: 'Dial' });
   });
 });
