@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { LedgerWriter } from '../store/sqlite/writes';
 import { storeUnavailable, written } from '../store/store';
-import { createHeldAlerts, initialStatus } from './held';
+import { createHeldAlerts, initialStatus, type HeldAlerts } from './held';
 import { alertFields, errorBurstAlert, siprecErrorAlert, startTimeoutAlert } from './messages';
 import type { Alert, AlertKind, AlertOutbox, AlertPolicy, AlertSeverity, AlertView, DeliveryState, DeliveryStatus, InitialState, NewAlert } from './types';
 
@@ -25,8 +25,12 @@ interface AlertRow {
 }
 
 const WAITING = "('pending', 'retrying')";
-/** start-timeout looks at sessions of the last day only: older ones are history, not news. */
-const START_TIMEOUT_LOOKBACK_MS = 86_400_000;
+/**
+ * start-timeout looks at sessions whose timeout passed within the last day: the scan still catches
+ * them after a day of downtime, and older ones are history, not news. Counted from the timeout, not
+ * from now, or a timeout as long as the lookback would never fire.
+ */
+const START_TIMEOUT_MARGIN_MS = 86_400_000;
 const MAX_START_TIMEOUTS_PER_SCAN = 500;
 
 const toAlert = (r: AlertRow): Alert => ({
@@ -136,11 +140,8 @@ export function outboxWrites(db: Database.Database) {
   };
 }
 
-/**
- * The outbox over the ledger's database. Its writes go through the ledger's writer, so they share
- * its BEGIN IMMEDIATE … COMMIT (and its fsync) with the ledger's; reads run here.
- */
-export function createSqliteOutbox(db: Database.Database, writer: LedgerWriter): AlertOutbox {
+/** Held alerts whose window goes on from the last ledger-write-failed in `db`'s outbox. */
+export function heldAlertsOver(db: Database.Database): HeldAlerts {
   // Uses alert_outbox_kind_connector: ledger-write-failed alerts have no connector.
   const lastLedgerAlert = db.prepare(`SELECT occurred_at AS at FROM alert_outbox
     WHERE kind = 'ledger-write-failed' AND connector_name IS NULL ORDER BY occurred_at DESC LIMIT 1`);
@@ -150,7 +151,15 @@ export function createSqliteOutbox(db: Database.Database, writer: LedgerWriter):
   } catch {
     // A ledger that cannot be read at boot must not stop the calls; the window then starts afresh.
   }
-  const held = createHeldAlerts(lastLedgerAlertAt);
+  return createHeldAlerts(lastLedgerAlertAt);
+}
+
+/**
+ * The outbox over the ledger's database. Its writes go through the ledger's writer, so they share
+ * its BEGIN IMMEDIATE … COMMIT (and its fsync) with the ledger's; reads run here. `held` outlives
+ * the outbox when the ledger file is reopened (store/sqlite/ledger-file.ts).
+ */
+export function createSqliteOutbox(db: Database.Database, writer: LedgerWriter, held: HeldAlerts = heldAlertsOver(db)): AlertOutbox {
   const read = <T>(what: string, fn: () => T): T => {
     try {
       return fn();
@@ -160,6 +169,7 @@ export function createSqliteOutbox(db: Database.Database, writer: LedgerWriter):
   };
 
   const anyDue = db.prepare(`SELECT 1 FROM alert_outbox WHERE state IN ${WAITING} AND next_attempt_at <= ? LIMIT 1`);
+  const firstDue = db.prepare(`SELECT min(next_attempt_at) AS at FROM alert_outbox WHERE state IN ${WAITING}`);
   const recent = db.prepare('SELECT * FROM alert_outbox ORDER BY occurred_at DESC, id DESC LIMIT ?');
   // Uses siprec_sessions_state_created; the NOT EXISTS keeps a scan from rebuilding alerts it already raised.
   const stuckSessions = db.prepare(`SELECT s.id, s.call_sid, s.name, s.connector_name FROM siprec_sessions s
@@ -186,11 +196,22 @@ export function createSqliteOutbox(db: Database.Database, writer: LedgerWriter):
       return written('claiming due alerts', writer.run('claimAlerts', now, leaseMs, limit));
     },
 
+    nextDueAt: async () => {
+      let stored: number | null = null;
+      try {
+        stored = (firstDue.get() as { at: number | null }).at;
+      } catch {
+        // Held alerts are due all the same; the dispatcher's poll finds the table's once it reads again.
+      }
+      const inMemory = held.nextDueAt();
+      return stored === null ? inMemory : inMemory === null ? stored : Math.min(stored, inMemory);
+    },
+
     recordAttempt: (id, status, now) => written('recording an alert delivery', writer.run('recordAlertStatus', id, status, now)),
 
     raiseStartTimeouts: async (now, timeoutMs, initialState) => {
       const stuck = read('scanning for sessions that never started', () =>
-        stuckSessions.all({ since: now - START_TIMEOUT_LOOKBACK_MS, cutoff: now - timeoutMs }) as Stuck[],
+        stuckSessions.all({ since: now - timeoutMs - START_TIMEOUT_MARGIN_MS, cutoff: now - timeoutMs }) as Stuck[],
       );
       if (stuck.length === 0) return 0;
       return written('raising start-timeout alerts', writer.run('raiseStartTimeouts', stuck, now, timeoutMs, initialState));

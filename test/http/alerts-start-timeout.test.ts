@@ -1,5 +1,8 @@
+import { SCAN_EVERY_MS } from '../../src/alerts';
 import { startAlertHarness, type AlertHarness } from '../helpers/alert-harness';
 import { buildStatusCallback } from '../helpers/twilio-requests';
+
+const DAY_MS = 24 * 3_600_000;
 
 describe('start-timeout alerts', () => {
   let h: AlertHarness;
@@ -56,10 +59,27 @@ describe('start-timeout alerts', () => {
     expect(await h.scan()).toBe(2);
   });
 
-  it('leaves sessions older than a day alone: they are history, not news', async () => {
+  it('fires at ALERT_START_TIMEOUT_SECONDS=86400, the longest allowed', async () => {
+    h = await startAlertHarness({ env: { ALERT_START_TIMEOUT_SECONDS: '86400' } });
+    await h.answeredCall();
+    h.clock.advance(86_400_000 - 1);
+    expect(await h.scan()).toBe(0);
+    // The next scan, as the server's timer runs them: the timeout passed a few seconds ago.
+    h.clock.advance(SCAN_EVERY_MS);
+    expect(await h.scan()).toBe(2);
+  });
+
+  it('still fires when the first scan comes up to a day after the timeout passed (the server was down)', async () => {
     h = await startAlertHarness();
     await h.answeredCall();
-    h.clock.advance(24 * 3_600_000 + 1);
+    h.clock.advance(30_000 + DAY_MS);
+    expect(await h.scan()).toBe(2);
+  });
+
+  it('leaves sessions whose timeout passed more than a day ago alone: they are history, not news', async () => {
+    h = await startAlertHarness({ env: { ALERT_START_TIMEOUT_SECONDS: '3600' } });
+    await h.answeredCall();
+    h.clock.advance(3_600_000 + DAY_MS + 1);
     expect(await h.scan()).toBe(0);
   });
 });
