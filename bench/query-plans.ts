@@ -30,7 +30,7 @@ export function isFullScan(line: string): boolean {
   return !/USING (COVERING )?INDEX /.test(m[2]!);
 }
 
-function recordExecutions(db: Database.Database) {
+export function recordExecutions(db: Database.Database) {
   const executed: Array<{ sql: string; args: unknown[] }> = [];
   const prepare = db.prepare.bind(db);
   db.prepare = ((sql: string) => {

@@ -45,11 +45,14 @@ export function createAlertDispatcher(options: DispatcherOptions) {
   }
 
   return {
-    /** One pass: move held alerts into the outbox if the ledger writes again, then send what is due. */
-    async runOnce(): Promise<void> {
+    /**
+     * One pass: move held alerts into the outbox if the ledger writes again, then send what is due.
+     * Returns when the next alert is due, for the caller to run again then (null: none known).
+     */
+    async runOnce(): Promise<number | null> {
       const now = clock();
       await outbox.flushHeld(now).catch((err) => logger.debug({ err }, 'held alerts stay in memory: the ledger still cannot write'));
-      if (!webhook) return;
+      if (!webhook) return null;
       const held = outbox.dueHeld(now);
       const claimed = await outbox.claimDue(now, leaseMs, batchSize).catch((err) => {
         logger.warn({ err }, 'alert outbox unavailable; will try again');
@@ -59,6 +62,10 @@ export function createAlertDispatcher(options: DispatcherOptions) {
         ...held.map((a) => deliver(webhook, a, (s) => outbox.updateHeld(a.id, s))),
         ...claimed.map((a) => deliver(webhook, a, (s) => outbox.recordAttempt(a.id, s, clock()))),
       ]);
+      const next = await outbox.nextDueAt().catch(() => null);
+      // Due and yet nothing was sent: the outbox could not be claimed. Wait for the next poll, not a busy loop.
+      if (next !== null && next <= clock() && held.length === 0 && claimed.length === 0) return null;
+      return next;
     },
   };
 }

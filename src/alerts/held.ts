@@ -34,6 +34,14 @@ export function createHeldAlerts(lastRaisedAt: number | null = null) {
         (a) => (a.state === 'pending' || a.state === 'retrying') && a.nextAttemptAt !== null && a.nextAttemptAt <= now,
       );
     },
+    /** The earliest next attempt of a held alert; null when none waits. */
+    nextDueAt(): number | null {
+      let next: number | null = null;
+      for (const a of held.values()) {
+        if ((a.state === 'pending' || a.state === 'retrying') && a.nextAttemptAt !== null && (next === null || a.nextAttemptAt < next)) next = a.nextAttemptAt;
+      }
+      return next;
+    },
     update(id: string, status: DeliveryStatus): void {
       const alert = held.get(id);
       if (alert) held.set(id, { ...alert, ...status });

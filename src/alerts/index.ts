@@ -3,10 +3,11 @@ import type { Config } from '../config';
 import type { Metrics } from '../metrics';
 import type { Store } from '../store/store';
 import { createAlertDispatcher } from './dispatcher';
-import { runEvery } from './periodic';
+import { runEvery, runWhenDue } from './periodic';
 import { createStartTimeoutScanner } from './start-timeout';
 import type { AlertPolicy } from './types';
 
+/** How soon a new alert is first sent, at most; retries are sent when due (periodic.ts runWhenDue). */
 export const DISPATCH_EVERY_MS = 1_000;
 export const SCAN_EVERY_MS = 5_000;
 
@@ -45,7 +46,7 @@ export function startAlerts({ config, store, logger, metrics, clock = Date.now }
     clock,
   });
   if (!webhookUrl) log.info('ALERT_WEBHOOK_URL is not set: alerts are recorded for the status page and not sent');
-  const stopDispatch = runEvery(DISPATCH_EVERY_MS, () => dispatcher.runOnce(), (err) => log.error({ err }, 'alert dispatch failed'));
+  const stopDispatch = runWhenDue(DISPATCH_EVERY_MS, () => dispatcher.runOnce(), (err) => log.error({ err }, 'alert dispatch failed'), clock);
   const stopScan = runEvery(SCAN_EVERY_MS, () => scanner.runOnce(), (err) => log.warn({ err }, 'start-timeout scan failed; will try again'));
   return async () => {
     await Promise.all([stopScan(), stopDispatch()]);

@@ -82,6 +82,11 @@ export interface AlertOutbox {
    * one write, so that no other dispatcher sends them meanwhile.
    */
   claimDue(now: number, leaseMs: number, limit: number): Promise<Alert[]>;
+  /**
+   * When the earliest waiting alert (held or in the table, a claim's lease included) is due; null when
+   * none waits. While the table cannot be read, the held alerts' only.
+   */
+  nextDueAt(): Promise<number | null>;
   /** Records the outcome of an attempt on an alert from the table. */
   recordAttempt(id: string, status: DeliveryStatus, now: number): Promise<void>;
   /** Raises start-timeout for sessions still `requested` `timeoutMs` after they were requested; returns how many. */

@@ -17,8 +17,8 @@ export interface AlertHarness {
   receiver: AlertReceiver;
   /** The clock every part reads; tests move it by hand. */
   clock: { now: number; advance(ms: number): void };
-  /** One background pass of each, as the timers in startAlerts would run them. */
-  dispatch(): Promise<void>;
+  /** One background pass of each, as the timers in startAlerts would run them; dispatch says when the next alert is due. */
+  dispatch(): Promise<number | null>;
   /** Passes until one sends nothing: a pass sends at most a batch. */
   drain(): Promise<void>;
   scan(): Promise<number>;

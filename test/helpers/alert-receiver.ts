@@ -8,6 +8,8 @@ export interface ReceivedAlert {
   json: Record<string, unknown>;
   /** The status this receiver answered with; 0 when it never answered. */
   answered: number;
+  /** When the request had fully arrived (performance.now(), ms). */
+  arrivedAt: number;
 }
 
 export interface AlertReceiver {
@@ -61,7 +63,7 @@ export async function startAlertReceiver(options: { ports?: readonly number[] } 
       } catch {
         // Recorded as received; the test's assertions on fields will fail loudly.
       }
-      requests.push({ headers: req.headers, raw, json, answered });
+      requests.push({ headers: req.headers, raw, json, answered, arrivedAt: performance.now() });
       if (answered === STALL) return; // the sender's timeout must end it
       res.writeHead(answered, { 'Content-Type': 'text/plain' }).end(answered < 300 ? 'ok' : 'failing on purpose');
     });
