@@ -1,5 +1,6 @@
 import type { Request, RequestHandler } from 'express';
 import type { Logger } from 'pino';
+import { addressedRoute } from '../http/route-patterns';
 import { countRequest, type Metrics } from '../metrics';
 import { SESSION_STATES, type Store } from '../store/store';
 
@@ -24,12 +25,22 @@ function rememberMatchedRoute(req: Request): () => string | undefined {
   return () => pattern;
 }
 
-/** Counts and times every request by its route pattern and status. */
+/**
+ * Counts and times every request by its route pattern and status. A request refused before its
+ * route ran (the admin auth's 401, a 413 from the body parser, a 429) counts under the route it was
+ * addressed to, so that a dashboard of /api/stats shows its refusals too; only a path no route has
+ * is "unmatched".
+ */
 export function requestMetrics(metrics: Pick<Metrics, 'httpRequests' | 'httpRequestDuration'>): RequestHandler {
   return function measureRequest(req, res, next) {
     const started = process.hrtime.bigint();
     const matchedRoute = rememberMatchedRoute(req);
-    res.once('finish', () => countRequest(metrics, { route: matchedRoute() ?? 'unmatched', method: req.method, status: String(res.statusCode) }, started));
+    // Mounted at the root: this is the path as it came in, before routers strip their mount points.
+    const path = req.path;
+    res.once('finish', () => {
+      const route = matchedRoute() ?? addressedRoute(req.app, req.method, path) ?? 'unmatched';
+      countRequest(metrics, { route, method: req.method, status: String(res.statusCode) }, started);
+    });
     next();
   };
 }

@@ -4,7 +4,7 @@ import { TEST_ACCOUNT_SID, TEST_AUTH_TOKEN } from '../helpers/env';
 import { BEARER, basicAuth } from '../helpers/operator-api';
 import { findSample, parsePrometheusText, PrometheusParseError, type MetricFamily } from '../helpers/prometheus-text';
 import { createTestApp, type TestApp } from '../helpers/test-app';
-import { buildStatusCallback, buildVoiceForm } from '../helpers/twilio-requests';
+import { buildStatusCallback, buildVoiceForm, newCallSid } from '../helpers/twilio-requests';
 
 const STATUS = '/twilio/siprec-status';
 
@@ -16,6 +16,7 @@ async function scrape(t: TestApp): Promise<Map<string, MetricFamily>> {
 
 /** A sample's value, 0 when the series does not exist yet (a counter never incremented). */
 const value = (m: Map<string, MetricFamily>, name: string, labels: Record<string, string> = {}) => findSample(m, name, labels)?.value ?? 0;
+const findSamples = (m: Map<string, MetricFamily>, name: string) => [...m.values()].flatMap((f) => f.samples).filter((s) => s.name === name);
 
 describe('GET /metrics', () => {
   let t: TestApp;
@@ -125,6 +126,49 @@ describe('GET /metrics', () => {
       const labelValues = [...after.values()].flatMap((f) => f.samples.flatMap((s) => Object.values(s.labels)));
       expect(labelValues.filter((v) => /CA[0-9a-f]{32}/.test(v))).toEqual([]);
     });
+  });
+});
+
+describe('siprec_http_requests_total for requests refused before their route runs', () => {
+  let t: TestApp;
+  beforeEach(() => (t = createTestApp()));
+  afterEach(async () => t.close());
+
+  it('counts a 401, a body error and the page under the route they were addressed to, and only unknown paths as unmatched', async () => {
+    const before = await scrape(t);
+    const callSid = newCallSid();
+    const start = `/api/calls/${callSid}/siprec`;
+    await request(t.app).get('/api/stats').expect(401);
+    await request(t.app).get(`/api/calls/${callSid}`).set('Authorization', 'Bearer not-the-admin-token-0123456789').expect(401);
+    await request(t.app).get('/').expect(401);
+    await request(t.app).get('/app.js').expect(401);
+    await request(t.app).get('/metrics').expect(401);
+    await request(t.app).get('/').set('Authorization', BEARER).expect(200);
+    await request(t.app).post(start).set('Authorization', BEARER).type('json').send('{"connectorName":').expect(400);
+    await request(t.app).post(start).set('Authorization', BEARER).type('form').send({ connectorName: 'C' }).expect(415);
+    await request(t.app).post(start).set('Authorization', BEARER).type('json').send({ connectorName: 'x'.repeat(70_000) }).expect(413);
+    await request(t.app).get('/api/no-such-route').expect(401);
+    await request(t.app).get('/no-such-page').set('Authorization', BEARER).expect(404);
+    await request(t.app).delete('/api/stats').set('Authorization', BEARER).expect(404);
+
+    const after = await scrape(t);
+    const requests = (route: string, method: string, status: string) =>
+      value(after, 'siprec_http_requests_total', { route, method, status }) - value(before, 'siprec_http_requests_total', { route, method, status });
+    expect(requests('/api/stats', 'GET', '401')).toBe(1);
+    expect(requests('/api/calls/:callSid', 'GET', '401')).toBe(1);
+    expect(requests('/', 'GET', '401')).toBe(1);
+    expect(requests('/app.js', 'GET', '401')).toBe(1);
+    expect(requests('/metrics', 'GET', '401')).toBe(1);
+    expect(requests('/', 'GET', '200')).toBe(1);
+    expect(requests('/api/calls/:callSid/siprec', 'POST', '400')).toBe(1);
+    expect(requests('/api/calls/:callSid/siprec', 'POST', '415')).toBe(1);
+    expect(requests('/api/calls/:callSid/siprec', 'POST', '413')).toBe(1);
+    // No route has these paths (or this method): they stay unmatched, and their path is no label.
+    expect(requests('unmatched', 'GET', '401')).toBe(1);
+    expect(requests('unmatched', 'GET', '404')).toBe(1);
+    expect(requests('unmatched', 'DELETE', '404')).toBe(1);
+    const routes = new Set(findSamples(after, 'siprec_http_requests_total').map((s) => s.labels.route));
+    expect([...routes].filter((r) => /no-such|CA[0-9a-f]{32}/.test(r!))).toEqual([]);
   });
 });
 
