@@ -19,8 +19,10 @@ export async function main(): Promise<void> {
   const running = await startServer(config, logger);
   const shutdown = (signal: string) => {
     logger.info({ signal }, 'shutting down: finishing in-flight requests');
+    // The last resort: requests get SHUTDOWN_GRACE_MS (8 s) before their connections are closed, so
+    // only a database that does not close gets here.
     const force = setTimeout(() => {
-      logger.error('in-flight requests did not finish within 10 s; exiting');
+      logger.error('shutdown did not finish within 10 s (the database did not close); exiting');
       process.exit(1);
     }, 10_000);
     force.unref();

@@ -3,6 +3,7 @@ import pino, { type Logger } from 'pino';
 import { startAlerts } from './alerts';
 import { createApp } from './app';
 import type { Config } from './config';
+import { guardConnections, serverOptions, SHUTDOWN_GRACE_MS } from './http/connections';
 import { createMetrics } from './metrics';
 import { startRetention } from './retention';
 import { createSqliteStore } from './store/sqlite';
@@ -13,7 +14,10 @@ import { siprecApiFromConfig } from './twilio/rest';
 export interface RunningServer {
   server: Server;
   url: string;
-  /** Stops accepting, lets in-flight requests finish, then closes the database. */
+  /**
+   * Stops accepting, closes idle and half-sent connections at once, lets in-flight requests finish
+   * (for up to SHUTDOWN_GRACE_MS, then cuts them), then closes the database.
+   */
   close(): Promise<void>;
 }
 
@@ -38,7 +42,9 @@ export async function startServer(config: Config, logger: Logger = createLogger(
   const siprecApi = siprecApiFromConfig(config.twilio);
   const metrics = createMetrics();
   const app = createApp({ config, store, logger, metrics, siprecApi });
-  const server = createServer(app).listen(config.port, config.host);
+  const server = createServer(serverOptions(config.http.keepAliveTimeoutSeconds), app);
+  const connections = guardConnections(server, { maxConnections: config.http.maxConnections, logger });
+  server.listen(config.port, config.host);
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
     server.once('error', reject);
@@ -61,14 +67,15 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     url,
     close: () =>
       (closing ??= new Promise<void>((resolve) => {
-        // Idle keep-alive sockets would hold close() open; a busy one becomes idle once its
-        // response is sent, so keep closing idle ones until the last request has finished.
-        const sweep = setInterval(() => server.closeIdleConnections(), 50);
+        const grace = setTimeout(() => {
+          const cut = connections.closeAll();
+          logger.error({ cut, graceMs: SHUTDOWN_GRACE_MS }, 'requests still in flight at the end of the shutdown grace: their connections were closed');
+        }, SHUTDOWN_GRACE_MS);
         server.close(() => {
-          clearInterval(sweep);
+          clearTimeout(grace);
           resolve();
         });
-        server.closeIdleConnections();
+        connections.drain();
       })
         .then(stopRetention)
         .then(stopAlerts)
