@@ -64,6 +64,10 @@ export function errorReply(err: unknown, log: Logger, request: { method?: string
     status = err.status;
     body = err.details ? { error: err.message, details: err.details } : { error: err.message };
     headers = err.headers ?? {};
+  } else if (err instanceof URIError && (err as { status?: unknown }).status === 400) {
+    // The router could not decode a route parameter (`/api/calls/%E0%A4%A`): the client's mistake.
+    status = 400;
+    body = { error: 'request path has a malformed percent-escape' };
   } else {
     const parsed = parserStatus(err);
     if (parsed !== undefined) {
