@@ -1,4 +1,4 @@
-import { parsePhoneNumberFromString } from 'libphonenumber-js/min';
+import { isSupportedCountry, parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js/min';
 
 export const CALLER_NUMBER_MODES = ['full', 'masked', 'none'] as const;
 export type CallerNumberMode = (typeof CALLER_NUMBER_MODES)[number];
@@ -31,16 +31,88 @@ export function keepNumber(value: string | null | undefined, mode: CallerNumberM
 /** Twilio request parameters that carry a caller's or callee's number or name. */
 export const PERSONAL_PARAMETERS = ['From', 'To', 'Caller', 'Called', 'ForwardedFrom', 'CallerName'] as const;
 
-/** A copy of Twilio's parameters with personal ones masked or dropped, for the stored raw payload. */
+/**
+ * Twilio's identifiers, enums and counters: kept as sent in every mode, even where all digits
+ * (Timestamp, ApiVersion, an error code), so that no one of them is ever read as a phone number.
+ */
+export const KEPT_PARAMETERS = new Set([
+  'AccountSid', 'CallSid', 'ParentCallSid', 'SiprecSid', 'SiprecName', 'SiprecEvent', 'Timestamp', 'ApiVersion',
+  'CallStatus', 'Direction', 'SiprecErrorCode', 'SiprecError', 'ErrorCode', 'CallbackSource', 'SequenceNumber',
+  'CallDuration', 'Duration', 'SipResponseCode',
+]);
+
+/** Where Twilio says which country a caller or callee is in: the countries a national number may be read in. */
+const COUNTRY_HINTS = ['CallerCountry', 'CalledCountry', 'FromCountry', 'ToCountry'] as const;
+
+// Only digits and the punctuation numbers are written with; anything else is not one number.
+const PHONE_TEXT = /^\+?[\d\s().\-/]+$/;
+const SIP_WITH_USER = /^sips?:[^@\s]+@/i;
+const CLIENT_WITH_USER = /^client:\S/i;
+
+/**
+ * Whether libphonenumber-js reads `value` as a possible phone number: in international form
+ * (`+…`, `00…`, or the digits of one without its `+`, as some carriers send), or in national form
+ * in one of `countries`. A `tel:` URI is read as its number.
+ */
+export function isPhoneNumber(value: string, countries: readonly CountryCode[] = []): boolean {
+  const text = value.trim().replace(/^tel:/i, '').replace(/;.*$/, '');
+  if (!PHONE_TEXT.test(text)) return false;
+  const digits = text.replace(/\D/g, '');
+  // The shortest numbers anywhere have 4 digits (Tokelau, Niue), the longest 15 plus an 00 prefix.
+  if (digits.length < 4 || digits.length > 17) return false;
+  const international = text.startsWith('+') ? text : `+${digits.startsWith('00') ? digits.slice(2) : digits}`;
+  if (parsePhoneNumberFromString(international)?.isPossible()) return true;
+  return !text.startsWith('+') && countries.some((c) => parsePhoneNumberFromString(text, c)?.isPossible());
+}
+
+/** A value that identifies a person: a phone number, or a sip:/client: identity with a user part. */
+export function isPersonalValue(value: string, countries: readonly CountryCode[] = []): boolean {
+  return SIP_WITH_USER.test(value.trim()) || CLIENT_WITH_USER.test(value.trim()) || isPhoneNumber(value, countries);
+}
+
+const countriesOf = (params: Record<string, unknown>): CountryCode[] =>
+  COUNTRY_HINTS.map((k) => params[k]).filter((c): c is CountryCode => typeof c === 'string' && isSupportedCountry(c));
+
+/** One parameter's value as the mode keeps it; undefined when it goes. Repeated parameters arrive as arrays. */
+function redactValue(value: unknown, mode: Exclude<CallerNumberMode, 'full'>, countries: readonly CountryCode[]): unknown {
+  if (Array.isArray(value)) {
+    const kept = value.map((v) => redactValue(v, mode, countries)).filter((v) => v !== undefined);
+    return kept.length > 0 ? kept : undefined;
+  }
+  if (typeof value !== 'string' || !isPersonalValue(value, countries)) return value;
+  return mode === 'masked' ? maskNumber(value) : undefined;
+}
+
+/**
+ * A copy of Twilio's parameters as STORE_CALLER_NUMBERS allows, for the stored raw payload: the
+ * known personal parameters masked or dropped, and then any other parameter whose value is a phone
+ * number or a sip:/client: identity, whatever its name (Twilio and carriers add parameters, such
+ * as CalledVia, that no list names). Twilio's identifiers and enums are kept as sent.
+ */
 export function redactParameters(params: Record<string, unknown>, mode: CallerNumberMode): Record<string, unknown> {
   if (mode === 'full') return { ...params };
-  const out: Record<string, unknown> = { ...params };
-  for (const key of PERSONAL_PARAMETERS) {
-    if (!(key in out)) continue;
-    const v = out[key];
-    // A name cannot be masked usefully: it goes in both modes.
-    if (mode === 'none' || key === 'CallerName' || typeof v !== 'string') delete out[key];
-    else out[key] = maskNumber(v);
+  const countries = countriesOf(params);
+  const personal = new Set<string>(PERSONAL_PARAMETERS);
+  const out: Array<[string, unknown]> = [];
+  for (const [key, v] of Object.entries(params)) {
+    if (KEPT_PARAMETERS.has(key)) out.push([key, v]);
+    else if (personal.has(key)) {
+      // A name cannot be masked usefully: it goes in both modes.
+      if (mode === 'masked' && key !== 'CallerName' && typeof v === 'string') out.push([key, maskNumber(v)]);
+    } else {
+      const kept = redactValue(v, mode, countries);
+      if (kept !== undefined) out.push([key, kept]);
+    }
   }
-  return out;
+  // fromEntries defines each key as the object's own, `__proto__` included.
+  return Object.fromEntries(out);
+}
+
+/** `<Parameter>` values as STORE_CALLER_NUMBERS allows: a number is masked, or the parameter dropped. */
+export function redactParameterList(parameters: ReadonlyArray<{ name: string; value: string }>, mode: CallerNumberMode): Array<{ name: string; value: string }> {
+  if (mode === 'full') return parameters.map((p) => ({ ...p }));
+  return parameters.flatMap((p) => {
+    if (!isPersonalValue(p.value)) return [{ ...p }];
+    return mode === 'masked' ? [{ name: p.name, value: maskNumber(p.value) }] : [];
+  });
 }

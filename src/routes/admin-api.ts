@@ -2,6 +2,7 @@ import express, { type RequestHandler, type Router } from 'express';
 import { z } from 'zod';
 import type { Config } from '../config';
 import { SIPREC_NAME } from '../config/routes';
+import { redactParameterList } from '../domain/privacy';
 import { MAX_PARAMETER_LENGTH, TRACKS } from '../domain/routing';
 import { HttpError } from '../http/errors';
 import {
@@ -216,7 +217,8 @@ export function adminApiRoutes({ config, store, siprecApi, clock }: AdminApiDeps
       () =>
         store.recordStarted(
           newCall(callSid, at),
-          { name: body.name, connectorName: body.connectorName, track: body.track, parameters: body.parameters, siprecSid: started.sid },
+          // Twilio got the values as given; the ledger keeps what STORE_CALLER_NUMBERS allows.
+          { name: body.name, connectorName: body.connectorName, track: body.track, parameters: redactParameterList(body.parameters, config.storeCallerNumbers), siprecSid: started.sid },
           at,
         ),
       unrecorded,

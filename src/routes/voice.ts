@@ -1,7 +1,7 @@
 import { ledgerWriteFailedAlert } from '../alerts/messages';
 import type { AlertPolicy } from '../alerts/types';
 import type { Config } from '../config';
-import { keepNumber } from '../domain/privacy';
+import { keepNumber, redactParameterList } from '../domain/privacy';
 import { pickRoute, planSiprec, quotesTheCall, routeKey } from '../domain/routing';
 import type { WebhookHandler } from '../http/twilio-webhooks';
 import type { Metrics } from '../metrics';
@@ -52,7 +52,7 @@ export function voiceRoute({ config, store, metrics, clock, alerts }: VoiceDeps)
           parameters:
             config.storeCallerNumbers === 'full'
               ? s.parameters
-              : Object.entries(route.siprec[i]!.parameters).map(([name, value]) => ({ name, value })),
+              : redactParameterList(Object.entries(route.siprec[i]!.parameters).map(([name, value]) => ({ name, value })), config.storeCallerNumbers),
         })),
       );
     } catch (err) {

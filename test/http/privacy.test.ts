@@ -1,4 +1,7 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { startFakeTwilio, type FakeTwilio } from '../../src/dev/fake-twilio';
 import { CALLER_NUMBER_MODES } from '../../src/domain/privacy';
+import { TEST_ACCOUNT_SID, TEST_AUTH_TOKEN } from '../helpers/env';
 import { operatorApi } from '../helpers/operator-api';
 import { createTestApp, type TestApp } from '../helpers/test-app';
 import { buildStatusCallback, buildVoiceForm } from '../helpers/twilio-requests';
@@ -47,5 +50,49 @@ describe.each(CALLER_NUMBER_MODES)('STORE_CALLER_NUMBERS=%s', (mode) => {
 
     const everything = JSON.stringify(t.db.prepare('SELECT * FROM calls').all()) + JSON.stringify(t.db.prepare('SELECT * FROM siprec_sessions').all()) + JSON.stringify(t.db.prepare('SELECT * FROM siprec_events').all());
     if (mode !== 'full') expect(everything).not.toContain('2071838750');
+  });
+});
+
+describe.each(CALLER_NUMBER_MODES)('a number under a parameter name of its own, STORE_CALLER_NUMBERS=%s', (mode) => {
+  let t: TestApp;
+  let fake: FakeTwilio;
+  beforeEach(async () => {
+    fake = await startFakeTwilio({ accountSid: TEST_ACCOUNT_SID, authToken: TEST_AUTH_TOKEN });
+    t = createTestApp({ env: { STORE_CALLER_NUMBERS: mode }, twilio: fake });
+  });
+  afterEach(async () => {
+    await t.close();
+    await fake.close();
+  });
+
+  /** The database file and its WAL as bytes: what a copy of the disk would show. */
+  const onDisk = () => Buffer.concat([t.config.databasePath, `${t.config.databasePath}-wal`].filter(existsSync).map((f) => readFileSync(f))).toString('latin1');
+  const VIA = '+447700900999';
+
+  it('keeps CalledVia in a status callback only as the mode allows, in the API, the database and the WAL', async () => {
+    const form = buildVoiceForm({ From: FROM, Caller: FROM, To: TO, Called: TO });
+    await t.postTwilio('/twilio/voice', form).expect(200);
+    await t.postTwilio('/twilio/siprec-status', buildStatusCallback({ CallSid: form.CallSid!, From: FROM, CalledVia: VIA })).expect(204);
+
+    const payload = (await operatorApi(t).get(`/api/calls/${form.CallSid}`).expect(200)).body.sessions[0].events[0].payload;
+    const expectedVia = { full: VIA, masked: '+44********99', none: undefined }[mode];
+    const expectedFrom = { full: FROM, masked: '+44********50', none: undefined }[mode];
+    expect(payload.CalledVia).toBe(expectedVia);
+    expect(payload.From).toBe(expectedFrom);
+    if (mode === 'full') expect(onDisk()).toContain('7700900999'); // the check below can see it
+    else expect(onDisk()).not.toContain('7700900999');
+  });
+
+  it('keeps a number given as a parameter of a SIPREC started through the API only as the mode allows', async () => {
+    const form = buildVoiceForm({ To: '+15559990000' });
+    await t.postTwilio('/twilio/voice', form).expect(200);
+    fake.calls.add(form.CallSid!);
+    await operatorApi(t).post(`/api/calls/${form.CallSid}/siprec`, { connectorName: 'Compliance_SRS', name: 'extra', parameters: { Agent: 'alice', Callback: VIA } }).expect(201);
+    // Twilio gets the number whatever the mode: only what the ledger keeps changes.
+    expect([...fake.siprecs.values()][0]).toBeDefined();
+    const stored = JSON.parse((t.db.prepare('SELECT parameters FROM siprec_sessions WHERE name = ?').get('extra') as { parameters: string }).parameters);
+    const expected = { full: [{ name: 'Agent', value: 'alice' }, { name: 'Callback', value: VIA }], masked: [{ name: 'Agent', value: 'alice' }, { name: 'Callback', value: '+44********99' }], none: [{ name: 'Agent', value: 'alice' }] }[mode];
+    expect(stored).toEqual(expected);
+    if (mode !== 'full') expect(onDisk()).not.toContain('7700900999');
   });
 });
