@@ -6,9 +6,7 @@ import type { Config } from './config';
 import { guardConnections, serverOptions, SHUTDOWN_GRACE_MS } from './http/connections';
 import { createMetrics } from './metrics';
 import { startRetention } from './retention';
-import { createSqliteStore } from './store/sqlite';
-import { openDatabase } from './store/sqlite/open';
-import { writerThread } from './store/sqlite/writer-thread';
+import { openSqliteLedger } from './store/sqlite/ledger-file';
 import { siprecApiFromConfig } from './twilio/rest';
 
 export interface RunningServer {
@@ -26,19 +24,9 @@ export function createLogger(level: string): Logger {
 }
 
 export async function startServer(config: Config, logger: Logger = createLogger(config.logLevel)): Promise<RunningServer> {
-  const db = openDatabase(config.databasePath);
-  // The writer thread keeps commits (and their fsync) off the thread that answers Twilio.
-  // (An in-memory database exists only on its own connection: it keeps its writes on this thread.)
-  const store = createSqliteStore(
-    db,
-    config.databasePath === ':memory:'
-      ? {}
-      : {
-          writer: writerThread(config.databasePath, {
-            onStopped: (reason) => logger.error({ reason }, 'LEDGER WRITER THREAD STOPPED: its writes failed; a new thread starts on the next write'),
-          }),
-        },
-  );
+  // Writes on a writer thread, which keeps commits (and their fsync) off the thread that answers
+  // Twilio; the file watched, so that a deleted or replaced ledger is refused, not written into.
+  const store = openSqliteLedger(config.databasePath, { log: logger });
   const siprecApi = siprecApiFromConfig(config.twilio);
   const metrics = createMetrics();
   const app = createApp({ config, store, logger, metrics, siprecApi });

@@ -1,7 +1,9 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import { identityAt } from '../../src/store/sqlite/file-identity';
 import { openDatabase } from '../../src/store/sqlite/open';
+import { inThreadWriter } from '../../src/store/sqlite/writer';
 import { writerThread } from '../../src/store/sqlite/writer-thread';
 import type { LedgerWriter } from '../../src/store/sqlite/writes';
 import type { IncomingEvent, NewCall } from '../../src/store/store';
@@ -120,5 +122,61 @@ describe('the ledger writer thread', () => {
     await new Promise((r) => setTimeout(r, 400));
     await expect(writer.run('ping', 3)).rejects.toMatchObject({ message: expect.stringContaining('exit 7') });
     expect(started()).toBe(2);
+  });
+
+  describe('when the file at the path is no longer the one open', () => {
+    const removeFiles = () => {
+      for (const f of [file, `${file}-wal`, `${file}-shm`]) rmSync(f, { force: true });
+    };
+    const waitFor = async (what: string, check: () => boolean) => {
+      const deadline = Date.now() + 5_000;
+      while (!check()) {
+        if (Date.now() > deadline) throw new Error(`not within 5 s: ${what}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    };
+
+    it('fails the writes whose commit went to the deleted file, and tells it once', async () => {
+      const reasons: string[] = [];
+      writer = writerThread(file, { identity: identityAt(file)!, checkEveryMs: 60_000, onFileLost: (r) => reasons.push(r) });
+      await writer.run('ping', 1);
+      removeFiles();
+      await expect(writer.run('recordRequested', call(), [session])).rejects.toMatchObject({ code: 'LEDGER_FILE_LOST', message: expect.stringContaining('deleted or moved') });
+      // Lost for good through this connection: refused before any commit.
+      await expect(writer.run('ping', 2)).rejects.toMatchObject({ code: 'LEDGER_FILE_LOST' });
+      expect(reasons).toEqual([expect.stringContaining(file)]);
+    });
+
+    it('notices a deleted file while idle, within checkEveryMs, with no write to find it', async () => {
+      const reasons: string[] = [];
+      writer = writerThread(file, { identity: identityAt(file)!, checkEveryMs: 50, onFileLost: (r) => reasons.push(r) });
+      await writer.run('ping', 1);
+      removeFiles();
+      await waitFor('the thread reports the loss', () => reasons.length > 0);
+      expect(reasons).toEqual([expect.stringContaining('deleted or moved')]);
+    });
+
+    it('refuses to write when its own connection is not on the file the request thread opened', async () => {
+      writer = writerThread(file, { identity: '1:1' });
+      await expect(writer.run('ping', 1)).rejects.toMatchObject({ code: 'LEDGER_FILE_LOST' });
+      expect(count('readiness')).toBe(0);
+    });
+
+    it('guards writes made on the request thread too: a file renamed onto the path fails the write', async () => {
+      const db = openDatabase(file);
+      const reasons: string[] = [];
+      const inThread = inThreadWriter(db, { onFileLost: (r) => reasons.push(r) });
+      try {
+        await inThread.run('ping', 1);
+        const other = path.join(dir.dir, 'other.db');
+        openDatabase(other).close();
+        renameSync(other, file);
+        await expect(inThread.run('recordRequested', call(), [session])).rejects.toMatchObject({ code: 'LEDGER_FILE_LOST', message: expect.stringContaining('replaced') });
+        expect(reasons).toHaveLength(1);
+      } finally {
+        await inThread.close();
+        db.close();
+      }
+    });
   });
 });

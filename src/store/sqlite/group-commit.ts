@@ -9,6 +9,13 @@ interface Pending {
 export interface GroupCommitOptions {
   /** Most writes committed together; more wait for the next commit. */
   maxBatch?: number;
+  /** Throws to fail a batch before it begins (e.g. the file is known to be lost). */
+  beforeBatch?: () => void;
+  /**
+   * Throws to fail a batch that has committed: its writes are not acknowledged. For a commit that
+   * went into a file that is no longer the one at the database's path.
+   */
+  afterCommit?: () => void;
 }
 
 /**
@@ -40,9 +47,11 @@ export function createGroupCommit(db: Database.Database, options: GroupCommitOpt
     if (queue.length > 0) schedule();
     let outcomes;
     try {
+      options.beforeBatch?.();
       outcomes = runBatch.immediate(batch);
+      options.afterCommit?.();
     } catch (err) {
-      // BEGIN or COMMIT failed: nothing in this batch is stored.
+      // BEGIN or COMMIT failed, or the commit went where no one will read it: nothing in this batch is acknowledged.
       for (const p of batch) p.reject(err);
       return;
     }

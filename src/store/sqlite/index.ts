@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import type { HeldAlerts } from '../../alerts/held';
 import { createSqliteOutbox } from '../../alerts/sqlite-outbox';
 import {
   InvalidCursorError,
@@ -39,6 +40,8 @@ function guard<A extends unknown[], R>(what: string, fn: (...args: A) => R): (..
 export interface SqliteStoreOptions {
   /** Where writes run: by default on this thread, over `db`; the server passes its writer thread. */
   writer?: LedgerWriter;
+  /** Alerts held in memory, kept across a reopen of the ledger file; by default the outbox's own. */
+  held?: HeldAlerts;
 }
 
 /** Reads run on `db`, on this thread; writes go through the writer. */
@@ -106,7 +109,7 @@ export function createSqliteStore(db: Database.Database, options: SqliteStoreOpt
     getStats: guard('computing stats', db.transaction(stats.getStats)),
     countSessionsByState: guard('counting sessions', stats.countSessionsByState),
 
-    alerts: createSqliteOutbox(db, writer),
+    alerts: createSqliteOutbox(db, writer, options.held),
 
     purgeOlderThan: async (cutoff: number, batchSize = 500, now = Date.now()): Promise<PurgeResult> => {
       const total = { calls: 0, sessions: 0, events: 0, alerts: 0, batches: 0 };

@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { identityAt, type FileIdentity } from './file-identity';
 
 export const MIGRATIONS_DIR = path.join(__dirname, '..', '..', '..', 'migrations');
 
@@ -13,6 +14,20 @@ export interface OpenOptions {
   migrate?: boolean;
 }
 
+/** The files a connection opened, as they were named when it opened them. */
+export interface OpenedFile {
+  path: string;
+  identity: FileIdentity;
+  /** The -wal and -shm beside it (null if not there yet): after a loss, leftovers of the old file. */
+  wal: FileIdentity | null;
+  shm: FileIdentity | null;
+}
+
+const opened = new WeakMap<Database.Database, OpenedFile>();
+
+/** What `db` opened, if openDatabase opened it on a file. */
+export const openedFile = (db: Database.Database): OpenedFile | undefined => opened.get(db);
+
 /** Opens the database file (creating its folder), sets its pragmas and (unless told not to) applies pending migrations. */
 export function openDatabase(file: string, options: OpenOptions = {}): Database.Database {
   if (file !== ':memory:') mkdirSync(path.dirname(file), { recursive: true });
@@ -24,6 +39,9 @@ export function openDatabase(file: string, options: OpenOptions = {}): Database.
     db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
     db.pragma('foreign_keys = ON');
     if (options.migrate !== false) migrate(db, options.migrationsDir ?? MIGRATIONS_DIR);
+    // Taken just after opening: a file swapped in between would only be noticed at the first check.
+    const identity = file === ':memory:' ? null : identityAt(file);
+    if (identity) opened.set(db, { path: file, identity, wal: identityAt(`${file}-wal`), shm: identityAt(`${file}-shm`) });
     return db;
   } catch (err) {
     db.close();

@@ -1,18 +1,26 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
+import type { FileIdentity } from './file-identity';
 import type { LedgerWriter, LedgerWrites, WriteOp } from './writes';
 
 export interface WriterThreadData {
   file: string;
   synchronous?: 'FULL' | 'NORMAL';
   busyTimeoutMs?: number;
+  /** The file the request thread opened: the thread's own connection must be on the same one. */
+  identity?: FileIdentity;
+  checkEveryMs?: number;
 }
 
 /** [id, operation, arguments] */
 export type WriterRequest = [number, string, unknown[]];
 /** [id, true, result] or [id, false, error] */
 export type WriterReply = [number, true, unknown] | [number, false, { message: string; code?: string }];
+/** Told by the thread outside any reply: the file at the path is no longer the one it writes to. */
+export interface WriterNotice {
+  fileLost: string;
+}
 
 export interface WriterThreadOptions extends Omit<WriterThreadData, 'file'> {
   /** The compiled worker script; by default the one beside this module (see workerScript). */
@@ -26,6 +34,11 @@ export interface WriterThreadOptions extends Omit<WriterThreadData, 'file'> {
   maxPending?: number;
   /** Told when the thread stops without being closed, so that it is logged once, not per request. */
   onStopped?: (reason: string) => void;
+  /**
+   * Told once when the thread finds that the file at the path is not the one it writes to (checked
+   * after every commit, whose writes then fail, and every checkEveryMs while idle).
+   */
+  onFileLost?: (reason: string) => void;
 }
 
 /**
@@ -63,7 +76,13 @@ export function workerScript(): string {
 export function writerThread(file: string, options: WriterThreadOptions = {}): LedgerWriter {
   const script = options.script ?? workerScript();
   const restartDelayMs = options.restartDelayMs ?? 1000;
-  const data: WriterThreadData = { file, synchronous: options.synchronous, busyTimeoutMs: options.busyTimeoutMs };
+  const data: WriterThreadData = {
+    file,
+    synchronous: options.synchronous,
+    busyTimeoutMs: options.busyTimeoutMs,
+    identity: options.identity,
+    checkEveryMs: options.checkEveryMs,
+  };
   const pending = new Map<number, Pending>();
   let nextId = 0;
   let outgoing: WriterRequest[] = [];
@@ -84,7 +103,11 @@ export function writerThread(file: string, options: WriterThreadOptions = {}): L
   function start(): Worker {
     const w = new Worker(script, { workerData: data, resourceLimits: WRITER_HEAP });
     let lastError: Error | undefined;
-    w.on('message', (replies: WriterReply[]) => {
+    w.on('message', (replies: WriterReply[] | WriterNotice) => {
+      if (!Array.isArray(replies)) {
+        options.onFileLost?.(replies.fileLost);
+        return;
+      }
       for (const [id, ok, value] of replies) {
         const p = pending.get(id);
         if (!p) continue;

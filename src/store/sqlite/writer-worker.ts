@@ -6,7 +6,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { openDatabase } from './open';
 import { inThreadWriter } from './writer';
-import type { WriterReply, WriterRequest, WriterThreadData } from './writer-thread';
+import type { WriterNotice, WriterReply, WriterRequest, WriterThreadData } from './writer-thread';
 import type { LedgerWrites, WriteOp } from './writes';
 
 const port = parentPort;
@@ -15,8 +15,13 @@ if (!port) throw new Error('writer-worker runs only as a worker thread');
 const data = workerData as WriterThreadData;
 // The main thread has applied the migrations already; this connection only writes.
 const db = openDatabase(data.file, { synchronous: data.synchronous, busyTimeoutMs: data.busyTimeoutMs, migrate: false });
-// On this thread, the same writer the request thread uses when it writes for itself.
-const writer = inThreadWriter(db);
+// On this thread, the same writer the request thread uses when it writes for itself, guarding the
+// file the request thread opened. A loss is told at once, ahead of the replies it fails.
+const writer = inThreadWriter(db, {
+  expectedIdentity: data.identity,
+  checkEveryMs: data.checkEveryMs,
+  onFileLost: (reason) => port.postMessage({ fileLost: reason } satisfies WriterNotice),
+});
 
 let replies: WriterReply[] = [];
 let replyScheduled = false;
