@@ -8,9 +8,11 @@ const spec = {
   name: 'purge',
   usage: `Usage: siprec-control purge [--older-than <age>]
 
-Deletes calls received longer ago than <age> (e.g. 90d, 36h) with their SIPREC sessions and events,
-and delivered alerts of the same age, from DATABASE_PATH. Works in batches that each commit on their
-own, so a running server keeps taking callbacks meanwhile. Without --older-than, RETENTION_DAYS is used.
+Deletes calls with no activity for longer than <age> (e.g. 90d, 36h) with their SIPREC sessions and
+events, and alerts of the same age no longer waiting for delivery, from DATABASE_PATH. A call with a
+requested or active session is kept until it has been idle 25 hours. Works in batches that each commit
+on their own, so a running server keeps taking callbacks meanwhile. Without --older-than,
+RETENTION_DAYS is used.
 
 Example:
   siprec-control purge --older-than 90d`,
@@ -39,7 +41,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   try {
     const r = await store.purgeOlderThan(cutoff);
     io.out(
-      `purged ${count(r.calls, 'call')}, ${count(r.sessions, 'session')}, ${count(r.events, 'event')} and ${count(r.alerts, 'alert')} received before ${new Date(cutoff).toISOString()} (${count(r.batches, 'batch', 'batches')})\n`,
+      `purged ${count(r.calls, 'call')}, ${count(r.sessions, 'session')}, ${count(r.events, 'event')} and ${count(r.alerts, 'alert')} with no activity since ${new Date(cutoff).toISOString()} (${count(r.batches, 'batch', 'batches')})\n`,
     );
     return EXIT.ok;
   } finally {

@@ -72,6 +72,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   const route = pickRoute(config.routes, call.To);
   const index = config.routes.indexOf(route);
   io.err(`route: routes[${index}] (${route.to ? `to ${route.to.join(', ')}` : 'the default route'}), CallSid ${call.CallSid}\n`);
-  io.out(`${buildStartTwiml(planSiprec(route, call), route.then, config.publicBaseUrl)}\n`);
+  // No newline after it: the server's answer has none, and `twiml > file` must be that answer.
+  io.out(buildStartTwiml(planSiprec(route, call), route.then, config.publicBaseUrl));
   return EXIT.ok;
 }

@@ -38,16 +38,30 @@ describe('siprec-control purge', () => {
   it('deletes calls older than --older-than with their sessions and events, and keeps younger ones', async () => {
     const { code, stdout } = await runCli(['purge', '--older-than', '90d'], env, dir.dir);
     expect(code).toBe(0);
-    expect(stdout).toMatch(/^purged 3 calls, 3 sessions, 3 events and 0 alerts received before \d{4}-/);
+    expect(stdout).toMatch(/^purged 3 calls, 3 sessions, 3 events and 0 alerts with no activity since \d{4}-/);
     expect(remaining()).toEqual([1, 1, 1]);
+  });
+
+  it('counts a call’s age from its last event, not from when it was first received', async () => {
+    const db = openDatabase(env.DATABASE_PATH!);
+    const callSid = newCallSid();
+    const siprecSid = newSiprecSid();
+    const created = Date.now() - 100 * DAY;
+    db.prepare('INSERT INTO calls (call_sid, account_sid, created_at) VALUES (?, ?, ?)').run(callSid, TEST_ACCOUNT_SID, created);
+    const session = db.prepare(`INSERT INTO siprec_sessions (call_sid, name, siprec_sid, state, created_at, updated_at) VALUES (?, 'rec', ?, 'stopped', ?, ?)`).run(callSid, siprecSid, created, created);
+    db.prepare(`INSERT INTO siprec_events (session_id, siprec_sid, event, timestamp_raw, received_at, payload) VALUES (?, ?, 'siprec-stopped', 't', ?, '{}')`).run(session.lastInsertRowid, siprecSid, Date.now() - DAY);
+    db.close();
+    const { code } = await runCli(['purge', '--older-than', '90d'], env, dir.dir);
+    expect(code).toBe(0);
+    expect(remaining()).toEqual([2, 2, 2]);
   });
 
   it('counts in the singular when there is one of a kind', async () => {
     const { code, stdout } = await runCli(['purge', '--older-than', '50d'], env, dir.dir);
     expect(code).toBe(0);
-    expect(stdout).toMatch(/^purged 3 calls, 3 sessions, 3 events and 0 alerts received before \S+ \(1 batch\)\n$/);
+    expect(stdout).toMatch(/^purged 3 calls, 3 sessions, 3 events and 0 alerts with no activity since \S+ \(1 batch\)\n$/);
     const again = await runCli(['purge', '--older-than', '5d'], env, dir.dir);
-    expect(again.stdout).toMatch(/^purged 1 call, 1 session, 1 event and 0 alerts received before \S+ \(1 batch\)\n$/);
+    expect(again.stdout).toMatch(/^purged 1 call, 1 session, 1 event and 0 alerts with no activity since \S+ \(1 batch\)\n$/);
   });
 
   it.each([

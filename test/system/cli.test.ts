@@ -252,7 +252,7 @@ describe('siprec-control CLI', () => {
       const answered = await res.text();
       const { code, stdout, stderr } = await cli(['twiml', '--to', to, '--from', form.From!, '--call-sid', form.CallSid!], env, dir.dir);
       expect(code).toBe(0);
-      expect(stdout).toBe(`${answered}\n`);
+      expect(stdout).toBe(answered);
       expect(parseXml(stdout).name).toBe('Response');
       expect(stderr).toMatch(/^route: routes\[\d\] /);
     });
