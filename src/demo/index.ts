@@ -64,9 +64,9 @@ export async function runDemo(argv: string[], io: CliIo): Promise<number> {
   }
 
   // Listening from the start: Ctrl-C during the calls still ends in a clean shutdown, after them.
+  // SIGHUP too (the terminal closed): its default would end the process before the cleanup.
   const stopRequested = new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
+    for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(signal, resolve);
   });
   const demo = await startDemo({ port, portIsDefault: values.port === undefined, logLevel: values.verbose ? 'info' : 'error' });
   io.out(`siprec-control demo: a fake Twilio at ${demo.fake.url}, siprec-control at ${demo.server.url} (database in ${demo.dir})\n`);
@@ -95,8 +95,23 @@ export async function runDemo(argv: string[], io: CliIo): Promise<number> {
   return EXIT.ok;
 }
 
+/**
+ * Writes to a stream whose reader may go away early (`npm run demo -- --once | head -3`): EPIPE ends
+ * the output, not the demo, which still finishes and removes its folder. Any other error is a bug.
+ */
+export function tolerantWriter(stream: NodeJS.WritableStream): (text: string) => void {
+  let open = true;
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+    open = false;
+  });
+  return (text) => {
+    if (open) stream.write(text);
+  };
+}
+
 if (require.main === module) {
-  const io: CliIo = { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t), env: process.env, cwd: process.cwd() };
+  const io: CliIo = { out: tolerantWriter(process.stdout), err: tolerantWriter(process.stderr), env: process.env, cwd: process.cwd() };
   runDemo(process.argv.slice(2), io).then(
     (code) => {
       process.exitCode = code;

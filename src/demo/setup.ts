@@ -60,7 +60,15 @@ export function newCredentials(): Credentials {
 
 export async function startDemo(options: { port: number; portIsDefault: boolean; logLevel: string }): Promise<Demo> {
   const dir = mkdtempSync(path.join(tmpdir(), 'siprec-demo-'));
-  const cleanups: Array<() => Promise<void> | void> = [() => rmSync(dir, { recursive: true, force: true })];
+  const removeDir = () => rmSync(dir, { recursive: true, force: true });
+  // The last resort, for an exit that skips close(): an uncaught exception, process.exit().
+  process.once('exit', removeDir);
+  const cleanups: Array<() => Promise<void> | void> = [
+    () => {
+      process.off('exit', removeDir);
+      removeDir();
+    },
+  ];
   const close = async () => {
     for (const c of cleanups.splice(0).reverse()) await c();
   };

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
+import { tempDir, type TempDir } from '../helpers/env';
 import { ROOT } from '../helpers/server-process';
 
 const DEMO = path.join(ROOT, 'dist', 'demo', 'index.js');
@@ -93,6 +94,48 @@ describe('npm run demo', () => {
     expect(await demo.exited).toBe(0);
     expect(demo.output()).toContain('demo: stopping; the database and credentials are gone');
     expect(existsSync(dir)).toBe(false);
+  });
+
+  describe('leaves nothing in its temp folder', () => {
+    let tmp: TempDir;
+    beforeEach(() => (tmp = tempDir('siprec-demo-tmp-')));
+    afterEach(() => tmp.remove());
+
+    /** Runs a shell line with TMPDIR pointing at a fresh folder; resolves once every process in it has exited. */
+    const shell = (line: string) =>
+      new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+        const child = spawn('bash', ['-c', `set -o pipefail; ${line}`], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', TMPDIR: tmp.dir }, stdio: ['ignore', 'pipe', 'pipe'] });
+        let stdout = '';
+        let stderr = '';
+        child.stdout.on('data', (d) => (stdout += d));
+        child.stderr.on('data', (d) => (stderr += d));
+        child.on('close', (code) => resolve({ code, stdout, stderr }));
+      });
+
+    it('when its output is cut short by | head -3 (EPIPE): it finishes the calls, cleans up and exits 0', async () => {
+      const run = await shell(`"${process.execPath}" "${DEMO}" --once --port 0 | head -3`);
+      expect(run.stdout.split('\n')).toHaveLength(4);
+      expect(run.stdout).toMatch(/^siprec-control demo: .*\(database in \S+\)$/m);
+      expect(run.stderr).toBe('');
+      expect(run.code).toBe(0);
+      expect(readdirSync(tmp.dir)).toEqual([]);
+    });
+
+    it.each(['SIGTERM', 'SIGHUP', 'SIGINT'] as const)('when stopped by %s while it runs', async (signal) => {
+      const child = spawn(process.execPath, [DEMO, '--port', '0'], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', TMPDIR: tmp.dir } });
+      let out = '';
+      child.stdout.on('data', (d) => (out += d));
+      child.stderr.on('data', (d) => (out += d));
+      const exited = new Promise<number | string>((resolve) => child.on('exit', (code, sig) => resolve(code ?? sig ?? -1)));
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`the demo did not get ready:\n${out}`)), 30_000);
+        child.stdout.on('data', () => out.includes('Ctrl-C stops the demo') && (clearTimeout(timer), resolve()));
+      });
+      expect(readdirSync(tmp.dir)).toHaveLength(1);
+      child.kill(signal);
+      expect(await exited).toBe(0);
+      expect(readdirSync(tmp.dir)).toEqual([]);
+    });
   });
 
   it('refuses an unknown option with exit 2 and its usage', async () => {
