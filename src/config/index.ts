@@ -21,6 +21,8 @@ export interface Config {
   readonly storeCallerNumbers: CallerNumberMode;
   /** Calls older than this many days are purged daily; undefined keeps everything. */
   readonly retentionDays?: number;
+  /** How long the voice webhook waits for its ledger write before answering the TwiML anyway. */
+  readonly voiceLedgerDeadlineMs: number;
   readonly twilio: {
     readonly accountSid: string;
     /** Primary first; a secondary token is accepted too so the token can be rotated without downtime. */
@@ -158,6 +160,8 @@ const envSchema = z.object({
   MAX_CONNECTIONS: optional(wholeNumber('connections', 64, 1_000_000)).default(4096),
   KEEP_ALIVE_TIMEOUT_SECONDS: optional(wholeNumber('seconds', 1, 600)).default(65),
   TRUST_PROXY: optional(trustProxy).default(false),
+  // Twilio gives up on a voice webhook after 15 s: the answer must leave well before, whatever the ledger does.
+  VOICE_LEDGER_DEADLINE_MS: optional(wholeNumber('milliseconds', 100, 10_000)).default(1500),
   RETENTION_DAYS: optional(z.coerce.number({ error: 'must be a whole number of days' }).int('must be a whole number of days').min(1, 'must be at least 1 day').max(36500, 'must be at most 36500 days')),
 });
 
@@ -215,6 +219,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd: string = process.cwd()):
     routes,
     storeCallerNumbers: e.STORE_CALLER_NUMBERS,
     retentionDays: e.RETENTION_DAYS,
+    voiceLedgerDeadlineMs: e.VOICE_LEDGER_DEADLINE_MS,
     twilio: {
       accountSid: e.TWILIO_ACCOUNT_SID,
       authTokens: e.TWILIO_AUTH_TOKEN_SECONDARY ? [e.TWILIO_AUTH_TOKEN, e.TWILIO_AUTH_TOKEN_SECONDARY] : [e.TWILIO_AUTH_TOKEN],

@@ -7,6 +7,7 @@ import type { Metrics } from '../metrics';
 import { StoreUnavailableError, type Store } from '../store/store';
 import { statusCallbackSchema } from './twilio-input';
 import { parseInput } from './input';
+import { CALLBACK_LEDGER_DEADLINE_MS, committedWithin } from './ledger-deadline';
 
 export interface StatusCallbackDeps {
   store: Store;
@@ -32,7 +33,8 @@ export function statusCallbackRoute({ store, clock, storeCallerNumbers, metrics,
     }
     let result;
     try {
-      result = await store.applyEvent({
+      // 503 by the deadline rather than queued behind a locked ledger (see ledger-deadline.ts).
+      result = await committedWithin(store.applyEvent({
         accountSid: cb.AccountSid,
         callSid: cb.CallSid,
         siprecSid: cb.SiprecSid,
@@ -44,7 +46,7 @@ export function statusCallbackRoute({ store, clock, storeCallerNumbers, metrics,
         errorCode: cb.SiprecErrorCode ?? null,
         errorMessage: cb.SiprecError ?? null,
         payload: redactParameters(params, storeCallerNumbers),
-      }, alerts);
+      }, alerts), CALLBACK_LEDGER_DEADLINE_MS, 'storing the status callback');
     } catch (err) {
       if (!(err instanceof StoreUnavailableError)) throw err;
       req.log.error({ err, callSid: cb.CallSid, siprecSid: cb.SiprecSid, event: cb.SiprecEvent }, 'status callback NOT stored; answering 503 so Twilio retries');

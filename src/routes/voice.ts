@@ -9,6 +9,7 @@ import type { Store } from '../store/store';
 import { buildStartTwiml } from '../twilio/twiml';
 import { voiceRequestSchema } from './twilio-input';
 import { parseInput } from './input';
+import { settlesWithin } from './ledger-deadline';
 
 export interface VoiceDeps {
   config: Config;
@@ -32,35 +33,38 @@ export function voiceRoute({ config, store, metrics, clock, alerts }: VoiceDeps)
     const route = pickRoute(config.routes, call.To);
     const plan = planSiprec(route, call);
     const twiml = fixedTwiml.get(route) ?? buildStartTwiml(plan, route.then, config.publicBaseUrl);
-    try {
-      await store.recordRequested(
-        {
-          callSid: call.CallSid,
-          accountSid: call.AccountSid,
-          from: keepNumber(call.From, config.storeCallerNumbers),
-          to: keepNumber(call.To, config.storeCallerNumbers),
-          direction: call.Direction ?? null,
-          receivedAt: clock(),
-          // A later stop without To, or with numbers masked, continues on this route.
-          route: routeKey(config.routes, route),
-        },
-        plan.map((s, i) => ({
-          name: s.name,
-          connectorName: s.connectorName,
-          track: s.track,
-          // Filled-in values may carry the caller's number; unless numbers are kept, keep the templates.
-          parameters:
-            config.storeCallerNumbers === 'full'
-              ? s.parameters
-              : redactParameterList(Object.entries(route.siprec[i]!.parameters).map(([name, value]) => ({ name, value })), config.storeCallerNumbers),
-        })),
-      );
-    } catch (err) {
-      // The call comes first: a caller must never be dropped because the ledger is down.
+    // The call comes first: a caller must never be dropped, nor kept waiting, because the ledger is
+    // down or locked. Past the deadline the TwiML goes; the write finishes or fails on its own.
+    const write = store.recordRequested(
+      {
+        callSid: call.CallSid,
+        accountSid: call.AccountSid,
+        from: keepNumber(call.From, config.storeCallerNumbers),
+        to: keepNumber(call.To, config.storeCallerNumbers),
+        direction: call.Direction ?? null,
+        receivedAt: clock(),
+        // A later stop without To, or with numbers masked, continues on this route.
+        route: routeKey(config.routes, route),
+      },
+      plan.map((s, i) => ({
+        name: s.name,
+        connectorName: s.connectorName,
+        track: s.track,
+        // Filled-in values may carry the caller's number; unless numbers are kept, keep the templates.
+        parameters:
+          config.storeCallerNumbers === 'full'
+            ? s.parameters
+            : redactParameterList(Object.entries(route.siprec[i]!.parameters).map(([name, value]) => ({ name, value })), config.storeCallerNumbers),
+      })),
+    ).catch((err: unknown) => {
+      // Counted when it fails, before or after the answer; a write that commits late is no failure.
       metrics.ledgerWriteFailures.inc();
       req.log.error({ err, callSid: call.CallSid }, 'LEDGER WRITE FAILED: call answered but not recorded');
       // Held in memory: the outbox is a table in the very database that just failed.
       store.alerts.hold(ledgerWriteFailedAlert({ callSid: call.CallSid, error: err, at: clock() }), alerts.initialState);
+    });
+    if (!(await settlesWithin(write, config.voiceLedgerDeadlineMs))) {
+      req.log.warn({ callSid: call.CallSid, deadlineMs: config.voiceLedgerDeadlineMs }, 'ledger write not committed by VOICE_LEDGER_DEADLINE_MS: call answered; the write goes on');
     }
     return { status: 200, twiml };
   };

@@ -37,6 +37,7 @@ describe('loadConfig', () => {
       });
       expect(config.storeCallerNumbers).toBe('full');
       expect(config.retentionDays).toBeUndefined();
+      expect(config.voiceLedgerDeadlineMs).toBe(1500);
       expect(Object.isFrozen(config)).toBe(true);
       expect(Object.isFrozen(config.routes[0]!.siprec)).toBe(true);
       expect(() => ((config as { port: number }).port = 1)).toThrow(TypeError);
@@ -97,6 +98,9 @@ describe('loadConfig', () => {
       ['STORE_CALLER_NUMBERS', 'partial', /^STORE_CALLER_NUMBERS: must be full, masked or none$/],
       ['RETENTION_DAYS', '0', /^RETENTION_DAYS: must be at least 1 day$/],
       ['RETENTION_DAYS', '1.5', /^RETENTION_DAYS: must be a whole number of days$/],
+      ['VOICE_LEDGER_DEADLINE_MS', '99', /^VOICE_LEDGER_DEADLINE_MS: must be at least 100$/],
+      ['VOICE_LEDGER_DEADLINE_MS', '15000', /^VOICE_LEDGER_DEADLINE_MS: must be at most 10000$/],
+      ['VOICE_LEDGER_DEADLINE_MS', '1.5s', /^VOICE_LEDGER_DEADLINE_MS: must be a whole number of milliseconds$/],
       ['ALERT_WEBHOOK_URL', 'hooks.slack.com/services/T0/B0/x', /^ALERT_WEBHOOK_URL: must be an absolute http\(s\) URL/],
       ['ALERT_WEBHOOK_URL', 'ftp://alerts.example.com/hook', /^ALERT_WEBHOOK_URL: must be an absolute http\(s\) URL/],
       ['ALERT_WEBHOOK_SECRET', 'fifteen-chars..', /^ALERT_WEBHOOK_SECRET: must be at least 16 characters$/],
@@ -150,6 +154,10 @@ describe('loadConfig', () => {
       const problems = problemsOf({ ...testEnv(dir), ADMIN_TOKEN: 'Z'.repeat(30) });
       expect(problems).toEqual([expect.stringMatching(/^ADMIN_TOKEN: has too little entropy/)]);
       expect(problems[0]).not.toContain('ZZ');
+    });
+
+    it('reads VOICE_LEDGER_DEADLINE_MS', () => {
+      expect(loadConfig(testEnv(dir, undefined, { VOICE_LEDGER_DEADLINE_MS: '2500' })).voiceLedgerDeadlineMs).toBe(2500);
     });
 
     it('accepts a secondary token for rotation', () => {
