@@ -53,7 +53,7 @@ export function postAlert(target: WebhookTarget, alert: Alert, options: { timeou
     const reply: Buffer[] = [];
     let replyBytes = 0;
     const answered = (): SendResult => {
-      const answer = printable(Buffer.concat(reply).subarray(0, MAX_REPLY_BYTES).toString('utf8'));
+      const answer = printable(Buffer.concat(reply).toString('utf8'));
       return status! >= 200 && status! < 300 ? { ok: true } : { ok: false, error: `receiver answered ${status}${answer ? `: ${answer}` : ''}` };
     };
     let settled = false;
@@ -74,8 +74,10 @@ export function postAlert(target: WebhookTarget, alert: Alert, options: { timeou
         res.on('error', () => settle(answered()));
         if (status >= 200 && status < 300) return settle({ ok: true });
         res.on('data', (chunk: Buffer) => {
-          reply.push(chunk);
-          replyBytes += chunk.length;
+          if (settled) return;
+          const room = MAX_REPLY_BYTES - replyBytes;
+          reply.push(chunk.subarray(0, room));
+          replyBytes += Math.min(chunk.length, room);
           if (replyBytes >= MAX_REPLY_BYTES) settle(answered());
         });
         res.on('end', () => settle(answered()));

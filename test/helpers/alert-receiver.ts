@@ -8,7 +8,7 @@ export interface ReceivedAlert {
   json: Record<string, unknown>;
   /** The status this receiver answered with; 0 when it never answered. */
   answered: number;
-  /** When the request had fully arrived (performance.now(), ms). */
+  /** When the request had fully arrived, by Date.now(): the fake clock when a test fakes timers. */
   arrivedAt: number;
 }
 
@@ -22,6 +22,9 @@ export interface AlertReceiver {
   failNext(...statuses: number[]): void;
   /** Every request is answered with this status until changed (200 restores normal service). */
   answerAlways(status: number): void;
+  /** From now on each request waits, unanswered, until `release` answers the oldest waiting one. */
+  holdAnswers(): void;
+  release(status: number): void;
   /** Resolves once `count` alerts were accepted; rejects after `timeoutMs`. */
   waitForAccepted(count: number, timeoutMs?: number): Promise<ReceivedAlert[]>;
   close(): Promise<void>;
@@ -50,6 +53,8 @@ export async function startAlertReceiver(options: { ports?: readonly number[] } 
   const requests: ReceivedAlert[] = [];
   const queued: number[] = [];
   let always = 200;
+  let holding = false;
+  const held: Array<{ alert: ReceivedAlert; answer: (status: number) => void }> = [];
   const sockets = new Set<Socket>();
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -63,9 +68,12 @@ export async function startAlertReceiver(options: { ports?: readonly number[] } 
       } catch {
         // Recorded as received; the test's assertions on fields will fail loudly.
       }
-      requests.push({ headers: req.headers, raw, json, answered, arrivedAt: performance.now() });
+      const alert: ReceivedAlert = { headers: req.headers, raw, json, answered: holding ? STALL : answered, arrivedAt: Date.now() };
+      requests.push(alert);
+      const answer = (status: number) => void res.writeHead(status, { 'Content-Type': 'text/plain' }).end(status < 300 ? 'ok' : 'failing on purpose');
+      if (holding) return void held.push({ alert, answer });
       if (answered === STALL) return; // the sender's timeout must end it
-      res.writeHead(answered, { 'Content-Type': 'text/plain' }).end(answered < 300 ? 'ok' : 'failing on purpose');
+      answer(answered);
     });
   });
   server.on('connection', (s) => {
@@ -82,6 +90,13 @@ export async function startAlertReceiver(options: { ports?: readonly number[] } 
     accepted,
     failNext: (...statuses) => void queued.push(...statuses),
     answerAlways: (status) => void (always = status),
+    holdAnswers: () => void (holding = true),
+    release: (status) => {
+      const next = held.shift();
+      if (!next) throw new Error('alert receiver: no request is waiting for an answer');
+      next.alert.answered = status;
+      next.answer(status);
+    },
     waitForAccepted: async (count, timeoutMs = 10_000) => {
       const deadline = Date.now() + timeoutMs;
       while (accepted().length < count) {

@@ -3,6 +3,7 @@ import request from 'supertest';
 import { verifyAlertSignature } from '../../src/alerts/signer';
 import { ALERT_SECRET, startAlertHarness, type AlertHarness } from '../helpers/alert-harness';
 import { BEARER } from '../helpers/operator-api';
+import { newSiprecSid } from '../helpers/twilio-requests';
 
 const outboxRows = (h: AlertHarness) => h.t.db.prepare('SELECT kind, state, attempts FROM alert_outbox ORDER BY id').all();
 const deliveries = async (h: AlertHarness, kind: string, outcome: string) =>
@@ -15,9 +16,10 @@ describe('siprec-error alerts', () => {
 
   it('sends one signed alert with the fields of the error, once per session, and records it delivered', async () => {
     const callSid = await h.answeredCall();
-    await h.postError(callSid, 'compliance', { SiprecErrorCode: '64101', SiprecError: 'SRS <down> & out' });
+    const SiprecSid = newSiprecSid(); // one session: Twilio's SID for it is the same in every callback
+    await h.postError(callSid, 'compliance', { SiprecSid, SiprecErrorCode: '64101', SiprecError: 'SRS <down> & out' });
     h.clock.advance(1000);
-    await h.postError(callSid, 'compliance', { SiprecErrorCode: '64102', SiprecError: 'again' });
+    await h.postError(callSid, 'compliance', { SiprecSid, SiprecErrorCode: '64102', SiprecError: 'again' });
     const raisedAt = new Date(h.clock.now - 1000).toISOString();
 
     await h.dispatch();
