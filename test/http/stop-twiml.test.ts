@@ -44,8 +44,11 @@ describe('POST /twilio/siprec-stop', () => {
   });
 
   it('answers only the continuation when every session of the call has ended', async () => {
-    const form = await liveCall();
-    await t.postTwilio('/twilio/siprec-status', buildStatusCallback({ CallSid: form.CallSid!, SiprecName: 'gridspace', SiprecEvent: 'siprec-stopped' })).expect(204);
+    const form = buildVoiceForm();
+    await t.postTwilio('/twilio/voice', form).expect(200);
+    const started = buildStatusCallback({ CallSid: form.CallSid!, SiprecName: 'gridspace' });
+    await t.postTwilio('/twilio/siprec-status', started).expect(204);
+    await t.postTwilio('/twilio/siprec-status', { ...started, SiprecEvent: 'siprec-stopped', Timestamp: new Date(Date.now() + 1000).toISOString() }).expect(204);
     await t.postTwilio('/twilio/siprec-status', buildStatusCallback({ CallSid: form.CallSid!, SiprecName: 'compliance', SiprecEvent: 'siprec-error' })).expect(204);
     const res = await t.postTwilio('/twilio/siprec-stop', form).expect(200);
     expect(parseXml(res.text).children.map((c) => c.name)).toEqual(['Redirect']);
