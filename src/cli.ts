@@ -14,6 +14,7 @@ const COMMANDS: Record<string, Command> = {
   simulate: { summary: 'Play one signed call against a running instance and report each step', load: () => import('./cli/simulate') },
   purge: { summary: 'Delete calls older than an age (or RETENTION_DAYS) with their sessions and events', load: () => import('./cli/purge') },
   firewall: { summary: "Print allow rules for a recording server that receives Twilio's SIPREC", load: () => import('./cli/firewall') },
+  backup: { summary: 'Copy the SQLite ledger to a file, safely while the server runs', load: () => import('./cli/backup') },
 };
 
 const HELP = `Usage: siprec-control [command] [options]
@@ -23,7 +24,7 @@ ${Object.entries(COMMANDS)
   .map(([name, c]) => `  ${name.padEnd(13)}${c.summary}`)
   .join('\n')}
 
-Run siprec-control <command> --help for a command's options and an example.
+Run siprec-control <command> --help for a command's options and an example; --version prints the version.
 Configuration comes from the environment and .env in the working folder; see .env.example.
 
 Example:
@@ -40,6 +41,10 @@ async function run(argv: string[]): Promise<number | null> {
   const [first, ...rest] = argv;
   if (first === '--help' || first === '-h' || first === 'help') {
     io.out(`${HELP}\n`);
+    return 0;
+  }
+  if (first === '--version' || first === '-v' || first === 'version') {
+    io.out(`${(await import('./cli/version')).packageVersion()}\n`);
     return 0;
   }
   // Options without a command belong to serve, the default.

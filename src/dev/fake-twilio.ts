@@ -16,6 +16,15 @@ export interface FakeTwilioOptions {
    */
   authToken?: string;
   apiKey?: { sid: string; secret: string; restricted?: boolean };
+  /** Default 0: any free port. */
+  port?: number;
+  /**
+   * true: every well-formed CallSid counts as a live call. For `npm run fake-twilio`, where no call is
+   * placed through the fake; tests and the demo list their live calls in `calls`.
+   */
+  everyCallLive?: boolean;
+  /** Told of each request as it is recorded. */
+  onRequest?(request: FakeTwilioRequest): void;
 }
 
 export interface FakeTwilioRequest {
@@ -123,7 +132,9 @@ export async function startFakeTwilio(options: FakeTwilioOptions): Promise<FakeT
     const path = new URL(req.url ?? '/', 'http://fake').pathname;
     const body = await readBody(req);
     const form = Object.fromEntries(new URLSearchParams(body));
-    requests.push({ method: req.method ?? '', path, form, authorization: req.headers.authorization ?? null });
+    const recorded = { method: req.method ?? '', path, form, authorization: req.headers.authorization ?? null };
+    requests.push(recorded);
+    options.onRequest?.(recorded);
 
     const failure = failures.shift();
     if (failure === 'stall') return;
@@ -143,7 +154,8 @@ export async function startFakeTwilio(options: FakeTwilioOptions): Promise<FakeT
     const start = START.exec(path);
     const update = UPDATE.exec(path);
     const [account, callSid] = [(start ?? update)?.[1], decodeURIComponent((start ?? update)?.[2] ?? '')];
-    if (account !== accountSid || !calls.has(callSid)) return notFound();
+    const live = options.everyCallLive ? /^CA[0-9a-f]{32}$/.test(callSid) : calls.has(callSid);
+    if (account !== accountSid || !live) return notFound();
 
     if (start) {
       const session = addSiprec(callSid, form.Name, form);
@@ -170,7 +182,7 @@ export async function startFakeTwilio(options: FakeTwilioOptions): Promise<FakeT
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
+    server.listen(options.port ?? 0, '127.0.0.1', resolve);
   });
   const { port } = server.address() as AddressInfo;
 
