@@ -18,6 +18,11 @@ export const CONNECTIONS_CHECKING_INTERVAL_MS = 1_000;
 /** How long shutdown waits for requests in flight before it closes their connections too. */
 export const SHUTDOWN_GRACE_MS = 8_000;
 const SHED_LOG_EVERY_MS = 10_000;
+/**
+ * Below the hard cap, a connection younger than this is never shed: a genuine client sends its
+ * headers right after connecting, so a burst of them must not shed one another mid-arrival.
+ */
+const SHED_MIN_AGE_MS = 1_000;
 
 export function serverOptions(keepAliveTimeoutSeconds: number): ServerOptions {
   return {
@@ -47,7 +52,9 @@ export interface ConnectionGuard {
  * every connection that arrives once it is reached, so on its own a flood of slow clients would keep
  * Twilio out until their headers time out, and a steady flood would keep it out for good. So from
  * 90% of the cap, each new connection closes the oldest connection that has no request in progress:
- * one that has not finished its headers (a slow client) or sits idle between keep-alive requests.
+ * one that has not finished its headers (a slow client) or sits idle between keep-alive requests,
+ * if it has waited SHED_MIN_AGE_MS; and when the new one takes the last slot, the oldest whatever its
+ * age, so that the next arrival is not dropped (dropping it would lose as much as shedding).
  * A genuine request has its headers in within milliseconds, so it is never the oldest of those for
  * long, while a slow client is; and an idle keep-alive connection costs its owner only a reconnect.
  * Connections with a request in flight are never shed: REQUEST_TIMEOUT_MS bounds those.
@@ -56,13 +63,15 @@ export function guardConnections(server: Server, options: { maxConnections: numb
   const { maxConnections, logger } = options;
   server.maxConnections = maxConnections;
   const shedFrom = maxConnections - Math.max(1, Math.floor(maxConnections / 10));
-  // Insertion order is age order: the first key is the one waiting longest. A connection that goes
-  // idle after a response is re-inserted, so it counts as new again.
-  const waiting = new Set<Socket>();
+  // Since when each connection has waited with no request in progress. Insertion order is age order:
+  // the first key is the one waiting longest. One that goes idle after a response is re-inserted.
+  const waiting = new Map<Socket, number>();
   const inFlight = new Map<Socket, Set<ServerResponse>>();
   let draining = false;
   let shed = 0;
   let shedLoggedAt = 0;
+  let dropped = 0;
+  let droppedLoggedAt = 0;
 
   const noteShed = () => {
     shed++;
@@ -76,17 +85,29 @@ export function guardConnections(server: Server, options: { maxConnections: numb
     shed = 0;
   };
 
+  // Only when every connection has a request in flight, so none could be shed: worth an operator's look.
+  server.on('drop', () => {
+    dropped++;
+    const now = Date.now();
+    if (now - droppedLoggedAt < SHED_LOG_EVERY_MS) return;
+    logger.error({ dropped, maxConnections }, 'MAX_CONNECTIONS reached with a request in flight on every connection: new connections are refused');
+    droppedLoggedAt = now;
+    dropped = 0;
+  });
+
   server.on('connection', (socket: Socket) => {
     if (draining) return void socket.destroy();
-    if (waiting.size + inFlight.size >= shedFrom) {
-      const oldest = waiting.values().next();
-      if (!oldest.done) {
-        waiting.delete(oldest.value);
-        oldest.value.destroy();
+    const open = waiting.size + inFlight.size;
+    const now = Date.now();
+    if (open >= shedFrom) {
+      const oldest = waiting.entries().next();
+      if (!oldest.done && (open + 1 >= maxConnections || now - oldest.value[1] >= SHED_MIN_AGE_MS)) {
+        waiting.delete(oldest.value[0]);
+        oldest.value[0].destroy();
         noteShed();
       }
     }
-    waiting.add(socket);
+    waiting.set(socket, now);
     socket.once('close', () => {
       waiting.delete(socket);
       inFlight.delete(socket);
@@ -105,16 +126,16 @@ export function guardConnections(server: Server, options: { maxConnections: numb
       responses.delete(res);
       if (responses.size > 0 || socket.destroyed) return;
       inFlight.delete(socket);
-      // Sent and flushed: under shutdown the connection goes, otherwise it waits for the next request.
-      if (draining) socket.destroySoon();
-      else waiting.add(socket);
+      // Sent: under shutdown the connection goes once the response is flushed, otherwise it waits for the next request.
+      if (draining) socket.end(() => socket.destroy());
+      else waiting.set(socket, Date.now());
     });
   });
 
   return {
     drain() {
       draining = true;
-      for (const socket of waiting) socket.destroy();
+      for (const socket of waiting.keys()) socket.destroy();
       waiting.clear();
       for (const responses of inFlight.values()) {
         for (const res of responses) if (!res.headersSent) res.setHeader('Connection', 'close');
@@ -122,7 +143,7 @@ export function guardConnections(server: Server, options: { maxConnections: numb
     },
     closeAll() {
       const cut = inFlight.size;
-      for (const socket of [...waiting, ...inFlight.keys()]) socket.destroy();
+      for (const socket of [...waiting.keys(), ...inFlight.keys()]) socket.destroy();
       server.closeAllConnections();
       return cut;
     },

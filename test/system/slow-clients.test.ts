@@ -78,6 +78,15 @@ function voiceWebhook(url: string, publicBaseUrl: string): Promise<{ status: num
   });
 }
 
+/** Polls `check` every 100 ms for up to 10 s. */
+async function waitFor(check: () => boolean | Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('condition not met within 10 s');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 async function webhooksDuringFlood(url: string, publicBaseUrl: string) {
   const results = [];
   for (let i = 0; i < WEBHOOKS; i++) results.push(await voiceWebhook(url, publicBaseUrl));
@@ -142,6 +151,35 @@ describe('a flood of slow connections (slow loris)', () => {
     } finally {
       agent.destroy();
     }
+  }, 30_000);
+
+  it('refuses connections beyond MAX_CONNECTIONS only while every one has a request in flight, and logs it', async () => {
+    const env = testEnv(dir, undefined, { MAX_CONNECTIONS: '64' });
+    server = await startServerProcess(env);
+    // 64 status callbacks whose bodies are held back once the server has read their headers (one
+    // after the other, so each is in flight before the next connects): none of them can be shed.
+    const held: http.ClientRequest[] = [];
+    try {
+      for (let i = 0; i < 64; i++) {
+        const req = http.request(`${server.url}/twilio/siprec-status`, {
+          method: 'POST',
+          agent: false,
+          headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': 10, expect: '100-continue' },
+        });
+        held.push(req);
+        req.on('error', () => undefined);
+        const accepted = new Promise<void>((resolve, reject) => req.once('continue', resolve).once('error', reject).once('close', () => reject(new Error(`held request ${i} closed`))));
+        req.flushHeaders();
+        await accepted;
+      }
+      const refused = await voiceWebhook(server.url, env.PUBLIC_BASE_URL!);
+      expect(refused.status).toBe(0);
+      await waitFor(() => server!.output().includes('MAX_CONNECTIONS reached'));
+    } finally {
+      for (const req of held) req.destroy();
+    }
+    // Once they are gone, the next webhook gets in.
+    await waitFor(async () => (await voiceWebhook(server!.url, env.PUBLIC_BASE_URL!)).status === 200);
   }, 30_000);
 
   it('with more slow connections than MAX_CONNECTIONS, the oldest slow ones are shed and webhooks still get in', async () => {
