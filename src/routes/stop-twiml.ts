@@ -7,6 +7,7 @@ import type { WebhookHandler } from '../http/twilio-webhooks';
 import type { Metrics } from '../metrics';
 import type { SessionView, Store } from '../store/store';
 import { buildStopTwiml } from '../twilio/twiml';
+import { settlesWithin } from './ledger-deadline';
 import { stopRecorder, type StopRetryPolicy } from './stop-record';
 import { callRequestSchema, stopQuerySchema } from './twilio-input';
 import { parseInput } from './input';
@@ -81,7 +82,7 @@ export function stopTwimlRoute({ config, store, metrics, clock, alerts, retry }:
     const twiml = buildStopTwiml(names, next);
     if (names.length > 0) {
       const at = clock();
-      await recordStop(
+      const recorded = recordStop(
         {
           callSid: call.CallSid,
           accountSid: call.AccountSid,
@@ -95,6 +96,11 @@ export function stopTwimlRoute({ config, store, metrics, clock, alerts, retry }:
         at,
         req.log,
       );
+      // The caller is waiting on the line, as for the voice webhook: past the deadline the TwiML
+      // goes, and the write (or its retries) goes on.
+      if (!(await settlesWithin(recorded, config.voiceLedgerDeadlineMs))) {
+        req.log.warn({ callSid: call.CallSid, deadlineMs: config.voiceLedgerDeadlineMs }, 'stop not recorded by VOICE_LEDGER_DEADLINE_MS: answered; the write goes on');
+      }
     }
     return { status: 200, twiml };
   };

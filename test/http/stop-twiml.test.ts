@@ -179,6 +179,31 @@ describe('POST /twilio/siprec-stop when the ledger failed the call', () => {
   });
 });
 
+describe('POST /twilio/siprec-stop while another process holds the write lock', () => {
+  let t: TestApp;
+  let release: (() => void) | undefined;
+  // The default busy timeout (5 s): the write waits that long before it fails.
+  beforeEach(() => (t = createTestApp({ env: { VOICE_LEDGER_DEADLINE_MS: '300' } })));
+  afterEach(async () => {
+    release?.();
+    await t.close();
+  });
+
+  it('answers by VOICE_LEDGER_DEADLINE_MS, as the voice webhook does, and records the stop once the lock goes', async () => {
+    const form = buildVoiceForm();
+    await t.postTwilio('/twilio/voice', form).expect(200);
+    release = t.holdWriteLock();
+    const began = Date.now();
+    const res = await t.postTwilio('/twilio/siprec-stop', form).expect(200);
+    const took = Date.now() - began;
+    expect(stopNames(parseXml(res.text))).toEqual(['gridspace', 'compliance']);
+    expect(took).toBeLessThan(3_000); // the lock would hold it 5 s
+    release();
+    release = undefined;
+    await eventually('the stop is recorded', () => stopRequestsOnDisk(t.config.databasePath, form.CallSid!).every(([, asked]) => asked));
+  });
+});
+
 describe.each(['masked', 'none'])('POST /twilio/siprec-stop without To when STORE_CALLER_NUMBERS=%s', (mode) => {
   let t: TestApp;
   let other: TestApp | undefined;
