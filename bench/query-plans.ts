@@ -114,9 +114,16 @@ export async function planOperatorQueries(db: Database.Database, now = Date.now(
     ['state + cursor', { state: 'active', cursor }],
     ['callSid + cursor', { callSid: CALL_A, cursor }],
     ['connectorName + cursor', { connectorName: 'Gridspace_1', cursor }],
+    ['connectorPrefix', { connectorPrefix: 'grid' }],
+    ['connectorPrefix + cursor + total', { connectorPrefix: 'grid', cursor, withTotal: true }],
+    ['siprecSid', { siprecSid: 'SR00000000000000000000000000000001' }],
+    ['phone + total', { phone: '+14155550100', withTotal: true }],
+    ['since + until + total', { since: now - 4500, until: now, withTotal: true }],
+    ['state + since + cursor', { state: 'active', since: now - 4500, cursor }],
   ];
   for (const [label, q] of queries) await run(`GET /api/sessions: ${label}`, () => store.listSessions({ limit: 50, ...q }));
   await run('GET /api/calls/:callSid (getCall)', () => store.getCall(CALL_A));
   await run('GET /api/stats (getStats)', () => store.getStats(now));
+  await run('GET /api/overview (connectorSummary, stuckRequested)', () => Promise.all([store.connectorSummary(now), store.stuckRequested(now - 30_000)]));
   return cases;
 }

@@ -16,6 +16,8 @@ import {
 import { MAX_REST_PARAMETERS, TwilioApiError, type SiprecApi } from '../twilio/rest';
 import { statusCallbackUrl } from '../twilio/twiml';
 import { pageLimit, parseInput } from './input';
+import { readOverview } from './overview';
+import { searchFields, searchQuery } from './session-search';
 import { CALL_SID } from './twilio-input';
 
 export interface AdminApiDeps {
@@ -41,6 +43,7 @@ const sessionsQuery = z.strictObject({
   state: z.enum(SESSION_STATES, { error: `state must be one of ${SESSION_STATES.join(', ')}` }).optional(),
   callSid: z.string({ error: 'callSid must be given once' }).regex(CALL_SID, 'callSid must be CA followed by 32 lowercase hex digits').optional(),
   connectorName: z.string({ error: 'connectorName must be given once' }).min(1).max(128).optional(),
+  ...searchFields,
   limit: pageLimit,
   cursor: z.string({ error: 'cursor must be given once' }).min(1).max(200, 'cursor is not valid').optional(),
 });
@@ -177,8 +180,12 @@ export function adminApiRoutes({ config, store, siprecApi, clock }: AdminApiDeps
   });
 
   router.get('/sessions', async function listSessions(req, res) {
-    const query = parseInput(sessionsQuery, req.query, 'query');
+    const query = searchQuery(parseInput(sessionsQuery, req.query, 'query'), config.storeCallerNumbers);
     res.json(await ledger(() => store.listSessions(query)));
+  });
+
+  router.get('/overview', async function getOverview(_req, res) {
+    res.json(await ledger(() => readOverview(store, config, clock())));
   });
 
   router.get('/stats', async function getStats(_req, res) {

@@ -90,8 +90,38 @@ export interface SessionQuery {
   state?: SessionState;
   callSid?: string;
   connectorName?: string;
+  /** Connectors whose name starts with this, in any case (ASCII letters). */
+  connectorPrefix?: string;
+  siprecSid?: string;
+  /** A number as the ledger stores it (the caller applies STORE_CALLER_NUMBERS), matched against From or To. */
+  phone?: string;
+  /** Sessions first recorded at or after `since` and before `until` (ms since the epoch). */
+  since?: number;
+  until?: number;
+  /** Also count every session the filters match (all pages), as `total`. */
+  withTotal?: boolean;
   limit: number;
   cursor?: string;
+}
+
+export interface SessionPage {
+  sessions: SessionListItem[];
+  nextCursor: string | null;
+  total?: number;
+}
+
+/** One connector's health: its open sessions, and its errors over the last day. */
+export interface ConnectorSummary {
+  connectorName: string | null;
+  open: number;
+  failedLastHour: number;
+  lastError: { callSid: string; name: string; errorCode: string | null; errorMessage: string | null; at: string } | null;
+}
+
+/** Sessions still `requested` (no siprec-started) since before a cutoff. */
+export interface StuckRequested {
+  count: number;
+  oldest: { callSid: string; name: string; connectorName: string | null; requestedAt: string } | null;
 }
 
 export interface Stats {
@@ -130,7 +160,11 @@ export interface Store {
    */
   applyEvent(event: IncomingEvent, alerts?: AlertPolicy): Promise<ApplyResult>;
   getCall(callSid: string): Promise<CallDetail | null>;
-  listSessions(query: SessionQuery): Promise<{ sessions: SessionListItem[]; nextCursor: string | null }>;
+  listSessions(query: SessionQuery): Promise<SessionPage>;
+  /** Every connector with open sessions or an error in the day before `now`, by name. */
+  connectorSummary(now: number): Promise<ConnectorSummary[]>;
+  /** Sessions requested before `before` that Twilio has not reported started. */
+  stuckRequested(before: number): Promise<StuckRequested>;
   getStats(now: number): Promise<Stats>;
   /** Sessions by state: one grouped count, cheap enough for every metrics scrape. */
   countSessionsByState(): Promise<Record<SessionState, number>>;

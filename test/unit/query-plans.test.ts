@@ -50,8 +50,15 @@ describe('query plans of the store', () => {
       'GET /api/sessions: state + cursor',
       'GET /api/sessions: callSid + cursor',
       'GET /api/sessions: connectorName + cursor',
+      'GET /api/sessions: connectorPrefix',
+      'GET /api/sessions: connectorPrefix + cursor + total',
+      'GET /api/sessions: siprecSid',
+      'GET /api/sessions: phone + total',
+      'GET /api/sessions: since + until + total',
+      'GET /api/sessions: state + since + cursor',
       'GET /api/calls/:callSid (getCall)',
       'GET /api/stats (getStats)',
+      'GET /api/overview (connectorSummary, stuckRequested)',
     ]);
     // A read that ran no SELECT would mean the capture missed it, not that it is fast.
     expect(cases.filter((c) => c.name.startsWith('GET') && c.statements.length === 0).map((c) => c.name)).toEqual([]);
@@ -60,6 +67,12 @@ describe('query plans of the store', () => {
   it('filters by cursor with an index range, not by reading from the newest row on', () => {
     const cursorCase = cases.find((c) => c.name === 'GET /api/sessions: cursor')!;
     expect(cursorCase.statements.flatMap((s) => s.plan).join('\n')).toMatch(/SEARCH \S+ USING (COVERING )?INDEX \S+ \((\w+=\? AND )*created_at<\?\)/);
+  });
+
+  it('serves a connector prefix (any case) from the NOCASE index, and a number from the From and To indexes', () => {
+    const plan = (name: string) => cases.find((c) => c.name === name)!.statements.flatMap((s) => s.plan).join('\n');
+    expect(plan('GET /api/sessions: connectorPrefix')).toMatch(/SEARCH s USING INDEX siprec_sessions_connector_nocase \(connector_name>\? AND connector_name<\?\)/);
+    expect(plan('GET /api/sessions: phone + total')).toMatch(/USING INDEX calls_from_number \(from_number=\?\)[\s\S]*USING INDEX calls_to_number \(to_number=\?\)/);
   });
 
   it('uses an index for every SELECT of every query: no full table scan', () => {

@@ -2,25 +2,22 @@ import type Database from 'better-sqlite3';
 import type { HeldAlerts } from '../../alerts/held';
 import { createSqliteOutbox } from '../../alerts/sqlite-outbox';
 import {
-  InvalidCursorError,
   MAX_CALL_IDLE_MS,
   storeUnavailable,
   written,
   type PurgeResult,
-  type SessionQuery,
   type Store,
 } from '../store';
 import {
-  decodeCursor,
-  encodeCursor,
   toCallView,
   toEventView,
-  toSessionListItem,
   toSessionView,
   type CallRow,
   type EventRow,
   type SessionRow,
 } from './rows';
+import { createOperatorViews } from './operator-views';
+import { createSessionListing } from './session-listing';
 import { createStatsQueries } from './stats';
 import { inThreadWriter } from './writer';
 import { EVENTS_OF_SESSION, PURGE_START, type LedgerWriter, type PurgeKey } from './writes';
@@ -56,7 +53,8 @@ export function createSqliteStore(db: Database.Database, options: SqliteStoreOpt
     `SELECT * FROM siprec_sessions WHERE call_sid = ? AND state IN ${OPEN_STATES} AND stop_requested_at IS NULL ORDER BY id`,
   );
   const stats = createStatsQueries(db);
-  const listings = new Map<string, Database.Statement>();
+  const listing = createSessionListing(db);
+  const views = createOperatorViews(db);
 
   return {
     recordRequested: (call, sessions) => written('recording the call', writer.run('recordRequested', call, sessions)),
@@ -82,29 +80,9 @@ export function createSqliteStore(db: Database.Database, options: SqliteStoreOpt
       (openOfCall.all(callSid) as SessionRow[]).map(toSessionView),
     ),
 
-    listSessions: guard('listing sessions', (q: SessionQuery) => {
-      const where: string[] = [];
-      const params: Record<string, unknown> = { limit: q.limit + 1 };
-      if (q.state) (where.push('s.state = @state'), (params.state = q.state));
-      if (q.callSid) (where.push('s.call_sid = @callSid'), (params.callSid = q.callSid));
-      if (q.connectorName) (where.push('s.connector_name = @connectorName'), (params.connectorName = q.connectorName));
-      if (q.cursor !== undefined) {
-        const c = decodeCursor(q.cursor);
-        if (!c) throw new InvalidCursorError();
-        where.push('(s.created_at, s.id) < (@cursorAt, @cursorId)');
-        params.cursorAt = c.createdAt;
-        params.cursorId = c.id;
-      }
-      const sql = `SELECT s.*, c.from_number, c.to_number FROM siprec_sessions s JOIN calls c ON c.call_sid = s.call_sid
-           ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY s.created_at DESC, s.id DESC LIMIT @limit`;
-      // At most 16 shapes (each filter on or off): prepare each once, not per request.
-      let listing = listings.get(sql);
-      if (!listing) listings.set(sql, (listing = db.prepare(sql)));
-      const rows = listing.all(params) as Array<SessionRow & { from_number: string | null; to_number: string | null }>;
-      const page = rows.slice(0, q.limit);
-      const last = page.at(-1);
-      return { sessions: page.map(toSessionListItem), nextCursor: rows.length > q.limit && last ? encodeCursor(last) : null };
-    }),
+    listSessions: guard('listing sessions', listing.listSessions),
+    connectorSummary: guard('summarising connectors', views.connectorSummary),
+    stuckRequested: guard('counting stuck sessions', views.stuckRequested),
 
     getStats: guard('computing stats', db.transaction(stats.getStats)),
     countSessionsByState: guard('counting sessions', stats.countSessionsByState),
