@@ -58,11 +58,47 @@ export function deriveSession(events: EventFact[]): DerivedSession {
   };
 }
 
-/** Twilio does not document the Timestamp format: accept ISO 8601 and RFC 2822, else null. */
+/** Each `<Siprec>` forks two streams and Twilio allows four per call. */
+export const MAX_OPEN_SESSIONS_PER_CALL = 2;
+/** A session holds a slot while requested or active and not asked to stop. */
+export const OPEN_STATES = ['requested', 'active'] as const satisfies readonly SessionState[];
+
+/** A Timestamp further than this from when its callback arrived is flagged: one of the clocks is wrong. */
+export const MAX_CLOCK_SKEW_MS = 86_400_000;
+
+export const isTimestampSkewed = (occurredAt: number | null, receivedAt: number): boolean =>
+  occurredAt !== null && Math.abs(occurredAt - receivedAt) > MAX_CLOCK_SKEW_MS;
+
+const ISO_8601 = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})$/;
+const RFC_2822 = /^(?:(Mon|Tue|Wed|Thu|Fri|Sat|Sun), )?(\d{1,2}) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) (\d{4}) (\d{2}):(\d{2})(?::(\d{2}))? (?:[+-]\d{4}|GMT|UT|UTC)$/;
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+const WEEKDAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
+
+/**
+ * True when the wall-clock fields name a real date and time. Date.parse rolls 30 February over to
+ * 2 March and 24:00 over to the next day rather than refusing them; a calendar date built from the
+ * fields (Date.UTC, which has no time zone) reads back the same fields only when it exists.
+ */
+function isRealTime(year: number, month: number, day: number, hour: number, minute: number, second: number, weekday?: string): boolean {
+  if (month < 1 || month > 12 || hour > 23 || minute > 59 || second > 59) return false;
+  const date = new Date(Date.UTC(year, month - 1, day));
+  if (date.getUTCFullYear() !== year || date.getUTCMonth() !== month - 1 || date.getUTCDate() !== day) return false;
+  return weekday === undefined || WEEKDAYS[date.getUTCDay()] === weekday;
+}
+
+/**
+ * Twilio does not document the Timestamp format: accept ISO 8601 and RFC 2822 naming a real time,
+ * else null (the caller keeps the raw string and uses the receive time). The offset is left to Date.
+ */
 export function parseTwilioTimestamp(raw: string): number | null {
-  const iso = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/;
-  const rfc2822 = /^(?:[A-Z][a-z]{2}, )?\d{1,2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}(:\d{2})? (?:[+-]\d{4}|GMT|UT|UTC)$/;
-  if (!iso.test(raw) && !rfc2822.test(raw)) return null;
+  const iso = ISO_8601.exec(raw);
+  const rfc = iso ? null : RFC_2822.exec(raw);
+  const real = iso
+    ? isRealTime(Number(iso[1]), Number(iso[2]), Number(iso[3]), Number(iso[4]), Number(iso[5]), Number(iso[6] ?? 0))
+    : rfc
+      ? isRealTime(Number(rfc[4]), MONTHS.indexOf(rfc[3]!) + 1, Number(rfc[2]), Number(rfc[5]), Number(rfc[6]), Number(rfc[7] ?? 0), rfc[1])
+      : false;
+  if (!real) return null;
   const ms = Date.parse(raw);
   return Number.isFinite(ms) ? ms : null;
 }

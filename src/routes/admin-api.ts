@@ -4,13 +4,16 @@ import type { Config } from '../config';
 import { SIPREC_NAME } from '../config/routes';
 import { redactParameterList } from '../domain/privacy';
 import { MAX_PARAMETER_LENGTH, TRACKS } from '../domain/routing';
+import { MAX_OPEN_SESSIONS_PER_CALL } from '../domain/sessions';
 import { HttpError } from '../http/errors';
+import { cursorSigner } from '../store/cursor';
 import {
   InvalidCursorError,
   SESSION_STATES,
   StoreUnavailableError,
   type CallDetail,
   type NewCall,
+  type ReserveResult,
   type Store,
 } from '../store/store';
 import { MAX_REST_PARAMETERS, TwilioApiError, type SiprecApi } from '../twilio/rest';
@@ -27,8 +30,6 @@ export interface AdminApiDeps {
   clock: () => number;
 }
 
-/** Each `<Siprec>` forks two streams and Twilio allows four per call. */
-export const MAX_OPEN_SESSIONS_PER_CALL = 2;
 export const ADMIN_JSON_LIMIT = '64kb';
 
 // Control characters are never intended in a connector or parameter and Twilio would refuse them.
@@ -42,11 +43,41 @@ const nameParam = z.string().regex(SIPREC_NAME, `name ${NAME_RULE}`);
 const sessionsQuery = z.strictObject({
   state: z.enum(SESSION_STATES, { error: `state must be one of ${SESSION_STATES.join(', ')}` }).optional(),
   callSid: z.string({ error: 'callSid must be given once' }).regex(CALL_SID, 'callSid must be CA followed by 32 lowercase hex digits').optional(),
-  connectorName: z.string({ error: 'connectorName must be given once' }).min(1).max(128).optional(),
+  connectorName: z
+    .string({ error: 'connectorName must be given once' })
+    .min(1, 'connectorName must not be empty')
+    .max(128, 'connectorName must be at most 128 characters')
+    .optional(),
   ...searchFields,
   limit: pageLimit,
-  cursor: z.string({ error: 'cursor must be given once' }).min(1).max(200, 'cursor is not valid').optional(),
+  cursor: z.string({ error: 'cursor must be given once' }).min(1, 'cursor must not be empty').max(200, 'cursor is not valid').optional(),
 });
+
+/**
+ * `parameters`: a JSON object of name → string, read by its own keys. zod's record skips a key named
+ * `__proto__` (which JSON.parse makes an own property), so such a parameter used to vanish and its
+ * value went unchecked; here every own key is seen, and `__proto__` is refused by name.
+ */
+const parameterList = z
+  .custom<Record<string, unknown>>((v) => typeof v === 'object' && v !== null && !Array.isArray(v), {
+    error: 'parameters must be an object of name → string',
+  })
+  .transform((params, ctx) => {
+    const entries = Object.entries(params);
+    if (entries.length > MAX_REST_PARAMETERS) ctx.addIssue({ code: 'custom', message: `at most ${MAX_REST_PARAMETERS} parameters` });
+    const list: Array<{ name: string; value: string }> = [];
+    for (const [name, value] of entries) {
+      const problem = (message: string) => ctx.addIssue({ code: 'custom', path: [name], message });
+      if (name === '__proto__') problem('a parameter must not be named __proto__');
+      else if (name === '') problem('a parameter name must not be empty');
+      else if (!NO_CONTROL.test(name)) problem('a parameter name must not contain control characters');
+      else if (typeof value !== 'string') problem('a parameter value must be a string');
+      else if (name.length + value.length > MAX_PARAMETER_LENGTH) problem('name plus value must stay under 500 characters');
+      else if (!NO_CONTROL.test(value)) problem('value must not contain control characters');
+      else list.push({ name, value });
+    }
+    return list;
+  });
 
 const startBody = z
   .strictObject(
@@ -58,24 +89,7 @@ const startBody = z
         .regex(NO_CONTROL, 'connectorName must not contain control characters'),
       name: z.string({ error: 'name must be a string' }).regex(SIPREC_NAME, `name ${NAME_RULE}`).optional(),
       track: z.enum(TRACKS, { error: `track must be one of ${TRACKS.join(', ')}` }).default('inbound_track'),
-      parameters: z
-        .record(
-          z.string().min(1, 'a parameter name must not be empty').regex(NO_CONTROL, 'a parameter name must not contain control characters'),
-          z.string({ error: 'a parameter value must be a string' }),
-        )
-        .default({})
-        .superRefine((params, ctx) => {
-          const entries = Object.entries(params);
-          if (entries.length > MAX_REST_PARAMETERS) {
-            ctx.addIssue({ code: 'custom', message: `at most ${MAX_REST_PARAMETERS} parameters` });
-          }
-          for (const [name, value] of entries) {
-            if (name.length + value.length > MAX_PARAMETER_LENGTH) {
-              ctx.addIssue({ code: 'custom', path: [name], message: 'name plus value must stay under 500 characters' });
-            }
-            if (!NO_CONTROL.test(value)) ctx.addIssue({ code: 'custom', path: [name], message: 'value must not contain control characters' });
-          }
-        }),
+      parameters: parameterList.optional(),
     },
     { error: (i) => (i.code === 'unrecognized_keys' ? undefined : 'request body must be a JSON object') },
   )
@@ -85,7 +99,7 @@ const startBody = z
       ctx.addIssue({ code: 'custom', path: ['name'], message: `name defaults to connectorName, which ${NAME_RULE}: give a name` });
       return z.NEVER;
     }
-    return { ...b, name, parameters: Object.entries(b.parameters).map(([n, value]) => ({ name: n, value })) };
+    return { ...b, name, parameters: b.parameters ?? [] };
   });
 
 /** Refuses a POST body that is not JSON with 415, before it is read. */
@@ -113,22 +127,51 @@ async function ledger<T>(fn: () => Promise<T>, unavailable = 'the ledger is unav
   }
 }
 
-/** Asks Twilio; its refusals become 404/409/502, never a 500. `what` names the target for the 404. */
+const twilioDetails = (err: TwilioApiError) => [{ twilioStatus: err.status, twilioCode: err.code, twilioMessage: err.message }];
+
+/** Twilio's refusals as 404/409/502, never a 500; anything else as it is. `what` names the target for the 404. */
+function twilioFailure(what: string, err: unknown): unknown {
+  if (!(err instanceof TwilioApiError)) return err;
+  const details = twilioDetails(err);
+  if (err.kind === 'not-found') return new HttpError(404, `Twilio does not know ${what}; nothing was recorded`, { cause: err, details });
+  // Our own configuration is wrong, not the operator's request: a failed upstream, and what to fix.
+  if (err.kind === 'unauthorized') {
+    const check = 'check TWILIO_ACCOUNT_SID, and TWILIO_AUTH_TOKEN or the API key (TWILIO_API_KEY_SID, TWILIO_API_KEY_SECRET)';
+    return new HttpError(502, `Twilio refused our credentials: ${check}; nothing was recorded`, { cause: err, details });
+  }
+  if (err.kind === 'rejected') return new HttpError(409, 'Twilio refused the request; nothing was recorded', { cause: err, details });
+  return new HttpError(502, 'Twilio could not be reached or failed; nothing was recorded, try again', { cause: err, details });
+}
+
+/** Asks Twilio, with its refusals as twilioFailure gives them. */
 async function twilioCall<T>(what: string, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {
-    if (!(err instanceof TwilioApiError)) throw err;
-    const details = [{ twilioStatus: err.status, twilioCode: err.code, twilioMessage: err.message }];
-    if (err.kind === 'not-found') throw new HttpError(404, `Twilio does not know ${what}; nothing was recorded`, { cause: err, details });
-    // Our own configuration is wrong, not the operator's request: a failed upstream, and what to fix.
-    if (err.kind === 'unauthorized') {
-      const check = 'check TWILIO_ACCOUNT_SID, and TWILIO_AUTH_TOKEN or the API key (TWILIO_API_KEY_SID, TWILIO_API_KEY_SECRET)';
-      throw new HttpError(502, `Twilio refused our credentials: ${check}; nothing was recorded`, { cause: err, details });
-    }
-    if (err.kind === 'rejected') throw new HttpError(409, 'Twilio refused the request; nothing was recorded', { cause: err, details });
-    throw new HttpError(502, 'Twilio could not be reached or failed; nothing was recorded, try again', { cause: err, details });
+    throw twilioFailure(what, err);
   }
+}
+
+// The request never left: nothing can have started on Twilio.
+const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
+
+/**
+ * No answer came after the request may have reached Twilio (a timeout, a reset, a 2xx that was not a
+ * Siprec resource): Twilio may be recording. Any answer from Twilio, even a 5xx, says it did not start.
+ */
+function twilioMayHaveStarted(err: TwilioApiError): boolean {
+  const code = (err.cause as { code?: unknown } | undefined)?.code;
+  return err.kind === 'unavailable' && err.status === null && !(typeof code === 'string' && NOT_SENT.has(code));
+}
+
+function refusedStart(callSid: string, name: string, refusal: Extract<ReserveResult, { reserved: false }>): HttpError {
+  if (refusal.reason === 'name-taken') {
+    return new HttpError(409, `call ${callSid} already has a SIPREC session named "${name}"; Twilio needs a name unique per call`);
+  }
+  const { open } = refusal;
+  return new HttpError(409, `call ${callSid} already has ${open.length} open SIPREC sessions (at most ${MAX_OPEN_SESSIONS_PER_CALL}); stop one first`, {
+    details: open.map((s) => ({ name: s.name, state: s.state })),
+  });
 }
 
 type ApiSession = ReturnType<typeof toApiSession>;
@@ -148,7 +191,16 @@ function toApiSession(s: CallDetail['sessions'][number]) {
     errorCode: s.errorCode,
     errorMessage: s.errorMessage,
     // payload: every parameter Twilio sent, so an event Twilio adds later is readable here too.
-    events: s.events.map((e) => ({ event: e.event, timestamp: e.timestamp, receivedAt: e.receivedAt, errorCode: e.errorCode, errorMessage: e.errorMessage, payload: e.payload })),
+    events: s.events.map((e) => ({
+      event: e.event,
+      timestamp: e.timestamp,
+      receivedAt: e.receivedAt,
+      // Twilio's Timestamp is kept as sent and used; this says it is over a day from when it arrived.
+      timestampSkewed: e.timestampSkewed,
+      errorCode: e.errorCode,
+      errorMessage: e.errorMessage,
+      payload: e.payload,
+    })),
   };
 }
 
@@ -179,9 +231,14 @@ export function adminApiRoutes({ config, store, siprecApi, clock }: AdminApiDeps
     res.json({ call: detail.call, sessions: detail.sessions.map(toApiSession) });
   });
 
+  // Cursors are signed with a key derived from ADMIN_TOKEN, which every instance shares already: page 2
+  // opens on any instance and after a restart, and a cursor nobody issued is refused (400).
+  const cursors = cursorSigner(config.adminToken);
+
   router.get('/sessions', async function listSessions(req, res) {
     const query = searchQuery(parseInput(sessionsQuery, req.query, 'query'), config.storeCallerNumbers);
-    res.json(await ledger(() => store.listSessions(query)));
+    const page = await ledger(() => store.listSessions({ ...query, cursor: query.cursor === undefined ? undefined : cursors.open(query.cursor) }));
+    res.json({ ...page, nextCursor: page.nextCursor === null ? null : cursors.sign(page.nextCursor) });
   });
 
   router.get('/overview', async function getOverview(_req, res) {
@@ -196,40 +253,57 @@ export function adminApiRoutes({ config, store, siprecApi, clock }: AdminApiDeps
     const callSid = parseInput(callSidParam, req.params.callSid, 'callSid');
     const body = parseInput(startBody, req.body, 'request body');
 
-    const existing = await ledger(() => store.getCall(callSid));
-    if (existing?.sessions.some((s) => s.name === body.name)) {
-      throw new HttpError(409, `call ${callSid} already has a SIPREC session named "${body.name}"; Twilio needs a name unique per call`);
-    }
-    const open = await ledger(() => store.openSessions(callSid));
-    if (open.length >= MAX_OPEN_SESSIONS_PER_CALL) {
-      throw new HttpError(409, `call ${callSid} already has ${open.length} open SIPREC sessions (at most ${MAX_OPEN_SESSIONS_PER_CALL}); stop one first`, {
-        details: open.map((s) => ({ name: s.name, state: s.state })),
-      });
-    }
+    // Twilio gets the values as given; the ledger keeps what STORE_CALLER_NUMBERS allows.
+    const session = { name: body.name, connectorName: body.connectorName, track: body.track, parameters: redactParameterList(body.parameters, config.storeCallerNumbers) };
 
-    const started = await twilioCall(`call ${callSid} (it may have ended)`, () =>
-      siprecApi.start(callSid, {
+    // The slot before Twilio: the name and the open-session limit are checked and taken in one write,
+    // so starts sent together cannot all see a free slot, and Twilio is never asked for a refused one.
+    const reservedAt = clock();
+    const taken = await ledger(
+      () => store.reserveStart(newCall(callSid, reservedAt), session, MAX_OPEN_SESSIONS_PER_CALL),
+      'the ledger is unavailable; Twilio was not asked; try again shortly',
+    );
+    if (!taken.reserved) throw refusedStart(callSid, body.name, taken);
+
+    let started;
+    try {
+      started = await siprecApi.start(callSid, {
         connectorName: body.connectorName,
         name: body.name,
         track: body.track,
         statusCallback: statusCallbackUrl(config.publicBaseUrl),
         statusCallbackMethod: 'POST',
         parameters: body.parameters,
-      }),
-    );
-    // Twilio is recording now: a ledger failure must say so, and the status callbacks will record it.
-    const unrecorded = `SIPREC ${started.sid} started on Twilio but the ledger could not record it; its status callbacks will`;
+      });
+    } catch (err) {
+      if (err instanceof TwilioApiError && twilioMayHaveStarted(err)) {
+        // A compliance recorder must not forget a session that may be recording: the reservation
+        // stays, holding the name and the slot, until its status callback or a stop settles it.
+        req.log.warn({ callSid, name: body.name, err: err.message }, 'SIPREC start: no answer from Twilio; the reservation is kept as requested');
+        throw new HttpError(
+          502,
+          `Twilio did not answer (${err.message}); it may have started SIPREC "${body.name}": the ledger keeps it as requested, ` +
+            'holding its name and slot, until its status callback arrives; stop it by name if it must not run',
+          { cause: err, details: twilioDetails(err) },
+        );
+      }
+      const given = await store.releaseStart(taken.reservation).then(
+        () => true,
+        (releaseErr: unknown) => {
+          req.log.error({ err: releaseErr, callSid, name: body.name }, 'SIPREC start refused, but its ledger reservation could not be given back');
+          return false;
+        },
+      );
+      if (!given) {
+        throw new HttpError(503, `Twilio did not start SIPREC "${body.name}", but the ledger could not give back its reservation: it stays requested until stopped`, { cause: err });
+      }
+      throw twilioFailure(`call ${callSid} (it may have ended)`, err);
+    }
+    // Twilio is recording now and the reservation is in the ledger: a failure to add the SID must say
+    // so, and the status callbacks (found by name) will complete the session.
+    const unrecorded = `SIPREC ${started.sid} started on Twilio but the ledger could not record its SID; it is in the ledger as requested, and its status callbacks will complete it`;
     const at = clock();
-    await ledger(
-      () =>
-        store.recordStarted(
-          newCall(callSid, at),
-          // Twilio got the values as given; the ledger keeps what STORE_CALLER_NUMBERS allows.
-          { name: body.name, connectorName: body.connectorName, track: body.track, parameters: redactParameterList(body.parameters, config.storeCallerNumbers), siprecSid: started.sid },
-          at,
-        ),
-      unrecorded,
-    );
+    await ledger(() => store.recordStarted(newCall(callSid, at), { ...session, siprecSid: started.sid }, at), unrecorded);
     res.status(201).location(`${req.baseUrl}/calls/${callSid}`).json(await sessionOf(callSid, body.name, unrecorded));
   });
 

@@ -1,3 +1,4 @@
+import type { Logger } from 'pino';
 import type { AlertPolicy } from '../alerts/types';
 import { redactParameters, type CallerNumberMode } from '../domain/privacy';
 import { KNOWN_EVENTS, parseTwilioTimestamp } from '../domain/sessions';
@@ -5,7 +6,7 @@ import { HttpError } from '../http/errors';
 import type { WebhookHandler } from '../http/twilio-webhooks';
 import type { Metrics } from '../metrics';
 import { StoreUnavailableError, type Store } from '../store/store';
-import { statusCallbackSchema } from './twilio-input';
+import { statusCallbackSchema, type StatusCallback } from './twilio-input';
 import { parseInput } from './input';
 import { CALLBACK_LEDGER_DEADLINE_MS, committedWithin } from './ledger-deadline';
 
@@ -54,6 +55,20 @@ export function statusCallbackRoute({ store, clock, storeCallerNumbers, metrics,
     }
     metrics.statusCallbacks.inc({ event: known ? cb.SiprecEvent : 'other', result });
     if (result === 'duplicate') req.log.info({ siprecSid: cb.SiprecSid, event: cb.SiprecEvent }, 'repeated status callback acknowledged');
+    if (result === 'stored-apart') await warnStoredApart(store, cb, req.log);
     return { status: 204 };
   };
+}
+
+/** Two sessions under one name: the ledger kept them apart; say so with both SIDs. */
+async function warnStoredApart(store: Store, cb: StatusCallback, log: Logger): Promise<void> {
+  // Only for the log line: if this read fails, the event is stored all the same.
+  const recorded = await store.getCall(cb.CallSid).then(
+    (detail) => detail?.sessions.find((s) => s.name === cb.SiprecName)?.siprecSid ?? null,
+    () => null,
+  );
+  log.warn(
+    { callSid: cb.CallSid, siprecName: cb.SiprecName, siprecSid: cb.SiprecSid, recordedSiprecSid: recorded, storedAs: cb.SiprecSid, event: cb.SiprecEvent },
+    'SiprecSid differs from the SID its session recorded: stored as a session of its own, not merged',
+  );
 }

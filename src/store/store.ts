@@ -59,6 +59,8 @@ export interface EventView {
   errorCode: string | null;
   errorMessage: string | null;
   payload: Record<string, unknown>;
+  /** Twilio's Timestamp is more than a day from when the callback arrived: one of the clocks is wrong. */
+  timestampSkewed: boolean;
 }
 
 export interface SessionView {
@@ -133,7 +135,23 @@ export interface Stats {
   latestErrors: Array<{ callSid: string; name: string; connectorName: string | null; errorCode: string | null; errorMessage: string | null; at: string }>;
 }
 
-export type ApplyResult = 'stored' | 'duplicate';
+/** `stored-apart`: its session name holds another SiprecSid, so it was stored as a session of its own. */
+export type ApplyResult = 'stored' | 'duplicate' | 'stored-apart';
+
+/** A REST start's slot in the ledger, taken before Twilio is asked; what giving it back needs. */
+export interface StartReservation {
+  callSid: string;
+  name: string;
+  at: number;
+  /** The reservation made the call's row, so giving it back removes the row too. */
+  callCreated: boolean;
+  activityBefore: number | null;
+}
+
+export type ReserveResult =
+  | { reserved: true; reservation: StartReservation }
+  | { reserved: false; reason: 'name-taken' }
+  | { reserved: false; reason: 'too-many-open'; open: SessionView[] };
 
 /**
  * Twilio ends every call within 24 hours (its longest call limit). A session still `requested` or
@@ -172,7 +190,14 @@ export interface Store {
   readonly alerts: AlertOutbox;
   /** Sessions of the call that are requested or active and not asked to stop. */
   openSessions(callSid: string): Promise<SessionView[]>;
-  /** A session started through the REST API, with the SID Twilio returned. */
+  /**
+   * Takes a slot for a REST start before Twilio is asked: a `requested` session without SID, the name
+   * unused on the call and fewer than `maxOpen` open sessions, checked and taken in one write transaction.
+   */
+  reserveStart(call: NewCall, session: NewSession, maxOpen: number): Promise<ReserveResult>;
+  /** Gives back a slot Twilio refused, unless a callback has confirmed it since; true when given back. */
+  releaseStart(reservation: StartReservation): Promise<boolean>;
+  /** A session started through the REST API, with the SID Twilio returned (confirms its reservation). */
   recordStarted(call: NewCall, session: NewSession, at: number): Promise<SessionView>;
   /** Sets stopRequestedAt on the named sessions (created if unknown); returns them. */
   markStopRequested(call: NewCall, names: string[], at: number): Promise<SessionView[]>;

@@ -1,5 +1,5 @@
 import type { RequestListener } from 'node:http';
-import pino from 'pino';
+import pino, { type Logger } from 'pino';
 import request from 'supertest';
 import { createApp } from '../../src/app';
 import { loadConfig, type Config } from '../../src/config';
@@ -38,6 +38,8 @@ export interface TestAppOptions {
   env?: Record<string, string>;
   db?: OpenOptions;
   clock?: () => number;
+  /** Where the app logs; silent by default. A test that asserts a log line passes its own. */
+  logger?: Logger;
   /** A fake Twilio REST API (src/dev/fake-twilio) to send REST calls to; without one they go to a closed port on 127.0.0.1. */
   twilio?: { url: string };
 }
@@ -58,7 +60,7 @@ export function createTestApp(options: TestAppOptions = {}): TestApp {
   });
   const metrics = createMetrics();
   const siprecApi = siprecApiFromConfig(config.twilio);
-  const app = createApp({ config, store, metrics, siprecApi, logger: pino({ level: 'silent' }), clock: options.clock });
+  const app = createApp({ config, store, metrics, siprecApi, logger: options.logger ?? pino({ level: 'silent' }), clock: options.clock });
   const base = config.publicBaseUrl;
   return {
     app,

@@ -198,7 +198,8 @@ describe('operator API: starting and stopping SIPREC', () => {
       });
     });
 
-    describe.each(twilioFailures)('when Twilio %s', (_what, failure, status, details) => {
+    // A hang-up after the request may have started it: test/http/admin-api-start-race.test.ts.
+    describe.each(twilioFailures.filter(([, failure]) => failure !== 'hangup'))('when Twilio %s', (_what, failure, status, details) => {
       it(`responds ${status} with what Twilio said and writes nothing`, async () => {
         const callSid = await liveCall();
         const before = ledgerRows(t);

@@ -1,7 +1,11 @@
+import pino from 'pino';
 import request from 'supertest';
+import { createApp } from '../../src/app';
 import { startFakeTwilio, type FakeTwilio } from '../../src/dev/fake-twilio';
+import { createMetrics } from '../../src/metrics';
+import type { SiprecApi } from '../../src/twilio/rest';
 import { TEST_ACCOUNT_SID, TEST_ADMIN_TOKEN, TEST_AUTH_TOKEN } from '../helpers/env';
-import { applyEvent, basicAuth, ledgerRows, operatorApi } from '../helpers/operator-api';
+import { applyEvent, basicAuth, BEARER, ledgerRows, operatorApi } from '../helpers/operator-api';
 import { createTestApp, type TestApp } from '../helpers/test-app';
 import { buildVoiceForm, newCallSid, newSiprecSid } from '../helpers/twilio-requests';
 
@@ -116,7 +120,7 @@ describe('operator API', () => {
               stopRequestedAt: null,
               errorCode: null,
               errorMessage: null,
-              events: [{ event: 'siprec-started', timestamp: 'Sat, 01 Mar 2025 12:00:05 +0000', receivedAt: iso(T0 + 6000), errorCode: null, errorMessage: null, payload }],
+              events: [{ event: 'siprec-started', timestamp: 'Sat, 01 Mar 2025 12:00:05 +0000', receivedAt: iso(T0 + 6000), timestampSkewed: false, errorCode: null, errorMessage: null, payload }],
             },
             {
               name: 'compliance',
@@ -130,7 +134,7 @@ describe('operator API', () => {
               stopRequestedAt: null,
               errorCode: '32101',
               errorMessage: 'connector unreachable',
-              events: [{ event: 'siprec-error', timestamp: 'soon', receivedAt: iso(T0 + 7000), errorCode: '32101', errorMessage: 'connector unreachable', payload: {} }],
+              events: [{ event: 'siprec-error', timestamp: 'soon', receivedAt: iso(T0 + 7000), timestampSkewed: false, errorCode: '32101', errorMessage: 'connector unreachable', payload: {} }],
             },
           ],
         });
@@ -264,7 +268,7 @@ describe('operator API', () => {
       }
     });
 
-    it('responds 503 naming the session Twilio started but the ledger could not record', async () => {
+    it('responds 503 to a start before asking Twilio when the ledger cannot take its slot', async () => {
       await t.close();
       t = createTestApp({ twilio: fake, clock: () => now, db: { busyTimeoutMs: 20 } });
       api = operatorApi(t);
@@ -273,11 +277,40 @@ describe('operator API', () => {
       const release = t.holdWriteLock();
       try {
         const res = await api.post(`/api/calls/${callSid}/siprec`, { connectorName: 'Other' }).expect(503);
-        expect(res.body.error).toMatch(/^SIPREC SR[0-9a-f]{32} started on Twilio but the ledger could not record it/);
+        expect(res.body).toEqual({ error: 'the ledger is unavailable; Twilio was not asked; try again shortly' });
       } finally {
         release();
       }
+      expect(fake.requests).toEqual([]);
+    });
+
+    it('responds 503 naming the session Twilio started when the ledger cannot add its SID; its callbacks complete it', async () => {
+      await t.close();
+      t = createTestApp({ twilio: fake, clock: () => now, db: { busyTimeoutMs: 20 } });
+      api = operatorApi(t);
+      let release: (() => void) | undefined;
+      // The real REST client, and the ledger locked from the moment Twilio has answered.
+      const siprecApi = { ...t.siprecApi, start: async (...args: Parameters<SiprecApi['start']>) => {
+        const started = await t.siprecApi.start(...args);
+        release = t.holdWriteLock();
+        return started;
+      } };
+      const app = createApp({ config: t.config, store: t.store, metrics: createMetrics(), siprecApi, logger: pino({ level: 'silent' }), clock: () => now });
+      const callSid = await answerCall(DEFAULT_ROUTE);
+      fake.calls.add(callSid);
+      let res;
+      try {
+        res = await request(app).post(`/api/calls/${callSid}/siprec`).set('Authorization', BEARER).send({ connectorName: 'Other' }).expect(503);
+      } finally {
+        release?.();
+      }
+      const sid = /^SIPREC (SR[0-9a-f]{32}) started on Twilio but the ledger could not record its SID; it is in the ledger as requested/.exec(res.body.error)?.[1];
+      expect(sid).toBe([...fake.siprecs.keys()][0]);
       expect(fake.requests).toHaveLength(1);
+      const kept = (await api.get(`/api/calls/${callSid}`).expect(200)).body.sessions[1];
+      expect(kept).toMatchObject({ name: 'Other', connectorName: 'Other', siprecSid: null, state: 'requested' });
+      await applyEvent(t, { callSid, siprecName: 'Other', siprecSid: sid });
+      expect((await api.get(`/api/calls/${callSid}`).expect(200)).body.sessions[1]).toMatchObject({ name: 'Other', siprecSid: sid, state: 'active' });
     });
   });
 

@@ -1,7 +1,9 @@
 import fc from 'fast-check';
+import pino from 'pino';
 import request from 'supertest';
 import { deriveSession } from '../../src/domain/sessions';
 import { TEST_PUBLIC_BASE_URL } from '../helpers/env';
+import { operatorApi } from '../helpers/operator-api';
 import { createTestApp, type TestApp } from '../helpers/test-app';
 import { buildStatusCallback, buildVoiceForm, newCallSid, newSiprecSid, sign } from '../helpers/twilio-requests';
 
@@ -92,6 +94,79 @@ describe('POST /twilio/siprec-status', () => {
       delete cb.SiprecName;
       await t.postTwilio(PATH, cb).expect(204);
       expect(sessionRows(t, cb.CallSid!)[0]).toMatchObject({ name: cb.SiprecSid });
+    });
+  });
+
+  describe('for a callback whose SiprecSid differs from the SID its session recorded', () => {
+    it('stores it as its own session named after its SID, leaves the recorded one alone, and logs a warning with both SIDs', async () => {
+      await t.close();
+      const logs: Array<Record<string, unknown>> = [];
+      t = createTestApp({ logger: pino({ level: 'info' }, { write: (line: string) => void logs.push(JSON.parse(line)) }) });
+      const callSid = await answeredCall();
+      const recorded = newSiprecSid();
+      const stray = newSiprecSid();
+      await t.postTwilio(PATH, buildStatusCallback({ CallSid: callSid, SiprecSid: recorded, SiprecName: 'gridspace', Timestamp: '2026-11-26T09:00:01Z' })).expect(204);
+      const strayStop = buildStatusCallback({ CallSid: callSid, SiprecSid: stray, SiprecName: 'gridspace', SiprecEvent: 'siprec-stopped', Timestamp: '2026-11-26T09:00:02Z' });
+      await t.postTwilio(PATH, strayStop).expect(204);
+
+      const rows = sessionRows(t, callSid);
+      expect(rows).toHaveLength(3);
+      expect(rows[0]).toMatchObject({ name: 'gridspace', siprec_sid: recorded, state: 'active' });
+      expect(rows[2]).toMatchObject({ name: stray, siprec_sid: stray, state: 'stopped' });
+      expect(logs.filter((l) => l.level === 40)).toEqual([
+        expect.objectContaining({ callSid, siprecName: 'gridspace', siprecSid: stray, recordedSiprecSid: recorded, storedAs: stray }),
+      ]);
+
+      // A retry of it is a repeat, and its later events join the session of its own SID.
+      await t.postTwilio(PATH, strayStop).expect(204);
+      await t.postTwilio(PATH, { ...strayStop, SiprecEvent: 'siprec-started', Timestamp: '2026-11-26T09:00:00Z' }).expect(204);
+      expect(sessionRows(t, callSid)).toHaveLength(3);
+      expect(t.db.prepare('SELECT count(*) AS n FROM siprec_events WHERE siprec_sid = ?').get(stray)).toEqual({ n: 2 });
+      expect(t.db.prepare('SELECT count(*) AS n FROM siprec_events WHERE siprec_sid = ?').get(recorded)).toEqual({ n: 1 });
+    });
+  });
+
+  describe('with a Timestamp that names no real time', () => {
+    const RECEIVED = Date.parse('2026-03-01T10:00:00.000Z');
+    beforeEach(async () => {
+      await t.close();
+      t = createTestApp({ clock: () => RECEIVED });
+    });
+
+    it.each(['2026-02-30T09:00:00Z', 'Mon, 30 Feb 2026 09:00:00 +0000', '2026-04-31T09:00:00Z'])(
+      'treats %s as unparsable: keeps the raw string and times the session by its receipt',
+      async (timestamp) => {
+        const callSid = await answeredCall();
+        await t.postTwilio(PATH, buildStatusCallback({ CallSid: callSid, SiprecName: 'gridspace', Timestamp: timestamp })).expect(204);
+        expect(sessionRows(t, callSid)[0]).toMatchObject({ state: 'active', started_at: RECEIVED });
+        const { body } = await operatorApi(t).get(`/api/calls/${callSid}`).expect(200);
+        expect(body.sessions[0].startedAt).toBe(new Date(RECEIVED).toISOString());
+        expect(body.sessions[0].events[0]).toMatchObject({ timestamp, timestampSkewed: false });
+      },
+    );
+  });
+
+  describe('with a Timestamp more than a day from when it arrived', () => {
+    const RECEIVED = Date.parse('2026-03-01T10:00:00.000Z');
+    beforeEach(async () => {
+      await t.close();
+      t = createTestApp({ clock: () => RECEIVED });
+    });
+
+    it("keeps Twilio's time and flags the event as skewed in the API", async () => {
+      const callSid = await answeredCall();
+      const cb = buildStatusCallback({ CallSid: callSid, SiprecName: 'gridspace', Timestamp: '2099-01-01T00:00:00Z' });
+      await t.postTwilio(PATH, cb).expect(204);
+      await t.postTwilio(PATH, { ...cb, SiprecEvent: 'siprec-stopped', Timestamp: '2026-03-01T09:59:00Z' }).expect(204);
+      await t.postTwilio(PATH, buildStatusCallback({ CallSid: callSid, SiprecName: 'compliance', Timestamp: '2026-02-28T09:59:59Z' })).expect(204);
+      const { body } = await operatorApi(t).get(`/api/calls/${callSid}`).expect(200);
+      const [gridspace, compliance] = body.sessions;
+      expect(gridspace).toMatchObject({ startedAt: '2099-01-01T00:00:00.000Z', stoppedAt: '2026-03-01T09:59:00.000Z' });
+      expect(gridspace.events.map((e: { event: string; timestampSkewed: boolean }) => [e.event, e.timestampSkewed])).toEqual([
+        ['siprec-started', true],
+        ['siprec-stopped', false],
+      ]);
+      expect(compliance.events[0].timestampSkewed).toBe(true);
     });
   });
 

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { deriveSession, parseTwilioTimestamp, type EventFact } from '../../src/domain/sessions';
+import { deriveSession, isTimestampSkewed, parseTwilioTimestamp, type EventFact } from '../../src/domain/sessions';
 
 const base = Date.UTC(2026, 10, 26, 9, 0, 0);
 const eventArb: fc.Arbitrary<EventFact> = fc.record({
@@ -89,5 +89,48 @@ describe('parseTwilioTimestamp', () => {
 
   it.each(['', 'yesterday', '1795683482994', '2026-11-26', '2026-13-45T99:00:00Z'])('returns null for %j', (raw) => {
     expect(parseTwilioTimestamp(raw)).toBeNull();
+  });
+
+  it.each([
+    ['2028-02-29T00:00:00Z', Date.UTC(2028, 1, 29)],
+    ['2000-02-29T23:59:59Z', Date.UTC(2000, 1, 29, 23, 59, 59)],
+    ['2026-12-31T23:59:59.999-14:00', Date.UTC(2027, 0, 1, 13, 59, 59, 999)],
+    ['Thu, 26 Nov 2026 09:00:00 +0000', Date.UTC(2026, 10, 26, 9)],
+    ['Tue, 29 Feb 2028 09:00:00 GMT', Date.UTC(2028, 1, 29, 9)],
+  ])('parses the real date %s', (raw, ms) => {
+    expect(parseTwilioTimestamp(raw)).toBe(ms);
+  });
+
+  // Date.parse rolls each of these over to another day instead of refusing it.
+  it.each([
+    '2026-02-30T09:00:00Z',
+    '2026-02-29T09:00:00Z',
+    '1900-02-29T09:00:00Z',
+    '2026-04-31T09:00:00Z',
+    '2026-01-01T24:00:00Z',
+    '2026-00-10T09:00:00Z',
+    '2026-01-00T09:00:00Z',
+    '30 Feb 2026 09:00:00 GMT',
+    'Mon, 30 Feb 2026 09:00:00 +0000',
+    '31 Jun 2026 09:00:00 +0000',
+    'Fri, 26 Nov 2026 09:00:00 +0000',
+    '26 Nov 2026 24:00:00 GMT',
+  ])('returns null for the impossible %j', (raw) => {
+    expect(parseTwilioTimestamp(raw)).toBeNull();
+  });
+});
+
+describe('isTimestampSkewed', () => {
+  const day = 86_400_000;
+  it.each([
+    [base, base, false],
+    [base + day, base, false],
+    [base - day, base, false],
+    [base + day + 1, base, true],
+    [base - day - 1, base, true],
+    [Date.UTC(2099, 0, 1), base, true],
+    [null, base, false],
+  ])('occurred %p, received %p → %p', (occurredAt, receivedAt, skewed) => {
+    expect(isTimestampSkewed(occurredAt, receivedAt)).toBe(skewed);
   });
 });

@@ -59,6 +59,8 @@ export function createSqliteStore(db: Database.Database, options: SqliteStoreOpt
   return {
     recordRequested: (call, sessions) => written('recording the call', writer.run('recordRequested', call, sessions)),
     applyEvent: (event, policy) => written('storing the status callback', writer.run('applyEvent', event, policy)),
+    reserveStart: (call, session, maxOpen) => written('reserving the start', writer.run('reserveStart', call, session, maxOpen)),
+    releaseStart: (reservation) => written('releasing the start', writer.run('releaseStart', reservation)),
     recordStarted: (call, session, at) => written('recording the started session', writer.run('recordStarted', call, session, at)),
     markStopRequested: (call, names, at) => written('recording the stop request', writer.run('markStopRequested', call, names, at)),
 

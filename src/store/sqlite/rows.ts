@@ -1,3 +1,4 @@
+import { isTimestampSkewed } from '../../domain/sessions';
 import type { CallView, EventView, SessionListItem, SessionState, SessionView } from '../store';
 
 export interface CallRow {
@@ -78,14 +79,8 @@ export const toEventView = (r: EventRow): EventView => ({
   errorCode: r.error_code,
   errorMessage: r.error_message,
   payload: JSON.parse(r.payload) as Record<string, unknown>,
+  timestampSkewed: isTimestampSkewed(r.occurred_at, r.received_at),
 });
 
-/** Opaque keyset cursor: the (created_at, id) of the last row of a page. */
-export function encodeCursor(row: { created_at: number; id: number }): string {
-  return Buffer.from(`${row.created_at}.${row.id}`).toString('base64url');
-}
-
-export function decodeCursor(cursor: string): { createdAt: number; id: number } | null {
-  const m = /^(\d{1,15})\.(\d{1,15})$/.exec(Buffer.from(cursor, 'base64url').toString());
-  return m ? { createdAt: Number(m[1]), id: Number(m[2]) } : null;
-}
+// Cursors are written once for every backend, above them (src/store/cursor.ts).
+export { decodeCursor, encodeCursor } from '../cursor';

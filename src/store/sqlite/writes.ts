@@ -2,8 +2,9 @@ import type Database from 'better-sqlite3';
 import { alertWrites, outboxWrites } from '../../alerts/sqlite-outbox';
 import type { AlertPolicy } from '../../alerts/types';
 import { deriveSession } from '../../domain/sessions';
-import type { IncomingEvent, NewCall, NewSession } from '../store';
+import type { ApplyResult, IncomingEvent, NewCall, NewSession } from '../store';
 import { toSessionView, type EventRow, type SessionRow } from './rows';
+import { startReservations } from './start-reservations';
 
 export const EVENTS_OF_SESSION = 'SELECT * FROM siprec_events WHERE session_id = ? ORDER BY id';
 
@@ -137,27 +138,34 @@ export function ledgerWrites(db: Database.Database) {
     raiseAlerts(e, session, policy);
   });
 
-  const applyEvent = db.transaction((e: IncomingEvent, policy?: AlertPolicy): 'stored' | 'duplicate' => {
-    let session = sessionByName.get(e.callSid, e.siprecName) as SessionRow | undefined;
-    if (session) {
-      if (session.siprec_sid === null) setSid.run({ sid: e.siprecSid, id: session.id });
-    } else {
-      session = sessionBySid.get(e.siprecSid) as SessionRow | undefined;
-    }
+  const applyEvent = db.transaction((e: IncomingEvent, policy?: AlertPolicy): ApplyResult => {
+    const named = sessionByName.get(e.callSid, e.siprecName) as SessionRow | undefined;
+    // The SID is Twilio's identity of a session: a name already holding another SID is another
+    // session (two started under one name), never merged into it. It is filed under its SID.
+    const apart = named !== undefined && named.siprec_sid !== null && named.siprec_sid !== e.siprecSid;
+    const stored = apart ? 'stored-apart' : 'stored';
+    let session = named?.siprec_sid === e.siprecSid ? named : (sessionBySid.get(e.siprecSid) as SessionRow | undefined);
     if (!session) {
-      try {
-        applyToNewSession(e, policy);
-        return 'stored';
-      } catch (err) {
-        if (err === DUPLICATE) return 'duplicate';
-        throw err;
+      const name = apart ? e.siprecSid : e.siprecName;
+      const unclaimed = apart ? (sessionByName.get(e.callSid, name) as SessionRow | undefined) : named;
+      if (unclaimed?.siprec_sid === null) {
+        setSid.run({ sid: e.siprecSid, id: unclaimed.id });
+        session = unclaimed;
+      } else {
+        try {
+          applyToNewSession({ ...e, siprecName: name }, policy);
+          return stored;
+        } catch (err) {
+          if (err === DUPLICATE) return 'duplicate';
+          throw err;
+        }
       }
     }
     if (!storeEvent(e, session.id)) return 'duplicate';
     const facts = (eventsOfSession.all(session.id) as EventRow[]).map(factOf);
     updateDerived.run({ ...deriveSession(facts), id: session.id, at: e.receivedAt });
     raiseAlerts(e, session, policy);
-    return 'stored';
+    return stored;
   });
 
   const markStopRequested = db.transaction((call: NewCall, names: string[], at: number) => {
@@ -204,6 +212,7 @@ export function ledgerWrites(db: Database.Database) {
     applyEvent,
     markStopRequested,
     recordStarted,
+    ...startReservations(db, recordRequested),
     purgeBatch,
     deleteOldAlerts,
     ping,

@@ -1,0 +1,155 @@
+import { createServer, type Server } from 'node:http';
+import request from 'supertest';
+import { startFakeTwilio, type FakeTwilio } from '../../src/dev/fake-twilio';
+import { TEST_ACCOUNT_SID, TEST_AUTH_TOKEN } from '../helpers/env';
+import { BEARER, ledgerRows, operatorApi } from '../helpers/operator-api';
+import { createTestApp, type TestApp } from '../helpers/test-app';
+import { buildStatusCallback, buildVoiceForm, newCallSid } from '../helpers/twilio-requests';
+
+const TRIALS = 20;
+const AT_ONCE = 10;
+const START = /\/Calls\/(CA[0-9a-f]{32})\/Siprec\.json$/;
+
+describe('operator API: concurrent starts on one call', () => {
+  let fake: FakeTwilio;
+  let t: TestApp;
+  let server: Server;
+
+  beforeEach(async () => {
+    fake = await startFakeTwilio({ accountSid: TEST_ACCOUNT_SID, authToken: TEST_AUTH_TOKEN });
+    t = createTestApp({ twilio: fake });
+    // One listening server for every request, so the ten starts really are in flight together.
+    server = createServer(t.app).listen(0, '127.0.0.1');
+    await new Promise((r) => server.once('listening', r));
+  });
+  afterEach(async () => {
+    await new Promise((r) => server.close(r));
+    await t.close();
+    await fake.close();
+  });
+
+  const startsAskedOf = (callSid: string) => fake.requests.filter((r) => START.exec(r.path)?.[1] === callSid);
+  const openInLedger = (callSid: string) =>
+    (t.db.prepare("SELECT count(*) AS n FROM siprec_sessions WHERE call_sid = ? AND state IN ('requested', 'active') AND stop_requested_at IS NULL").get(callSid) as { n: number }).n;
+
+  /** Fires `names.length` starts at once on `callSid`; returns their statuses and bodies. */
+  async function startAtOnce(callSid: string, names: string[]) {
+    const responses = await Promise.all(
+      names.map((name) =>
+        request(server).post(`/api/calls/${callSid}/siprec`).set('Authorization', BEARER).send({ connectorName: 'Recorder_X', name }),
+      ),
+    );
+    return responses.map((r) => ({ status: r.status, body: r.body as { error?: string; name?: string } }));
+  }
+
+  describe.each([
+    ['distinct names', (trial: number) => Array.from({ length: AT_ONCE }, (_, i) => `rec-${trial}-${i}`), 2],
+    ['the same name', (trial: number) => Array.from({ length: AT_ONCE }, () => `rec-${trial}`), 1],
+  ])(`${AT_ONCE} starts at once with %s, over ${TRIALS} trials`, (_what, namesFor, expectedStarts) => {
+    it(`starts exactly ${expectedStarts} on a call the ledger has not seen, asks Twilio only for those, and refuses the rest with 409`, async () => {
+      for (let trial = 0; trial < TRIALS; trial++) {
+        const callSid = newCallSid();
+        fake.calls.add(callSid);
+        const results = await startAtOnce(callSid, namesFor(trial));
+        const created = results.filter((r) => r.status === 201);
+        expect({ trial, statuses: results.map((r) => r.status).sort() }).toEqual({
+          trial,
+          statuses: [...Array(expectedStarts).fill(201), ...Array(AT_ONCE - expectedStarts).fill(409)],
+        });
+        expect(startsAskedOf(callSid)).toHaveLength(created.length);
+        expect(openInLedger(callSid)).toBe(created.length);
+        for (const r of results.filter((x) => x.status === 409)) {
+          expect(r.body.error).toMatch(/already has (2 open SIPREC sessions|a SIPREC session named)/);
+        }
+        // Each session Twilio started is in the ledger with the SID Twilio gave it.
+        const sids = [...fake.siprecs.values()].filter((s) => s.callSid === callSid).map((s) => s.sid).sort();
+        const recorded = (t.db.prepare('SELECT siprec_sid FROM siprec_sessions WHERE call_sid = ? ORDER BY siprec_sid').all(callSid) as Array<{ siprec_sid: string }>).map((r) => r.siprec_sid);
+        expect(recorded).toEqual(sids);
+      }
+    });
+  });
+
+  it(`on a call whose TwiML holds one slot, ${AT_ONCE} starts at once start exactly one, over ${TRIALS} trials`, async () => {
+    for (let trial = 0; trial < TRIALS; trial++) {
+      const form = buildVoiceForm({ To: '+15559990000' }); // the default route: one <Siprec>
+      await t.postTwilio('/twilio/voice', form).expect(200);
+      fake.calls.add(form.CallSid!);
+      const results = await startAtOnce(form.CallSid!, Array.from({ length: AT_ONCE }, (_, i) => `extra-${i}`));
+      expect(results.filter((r) => r.status === 201)).toHaveLength(1);
+      expect(startsAskedOf(form.CallSid!)).toHaveLength(1);
+      expect(openInLedger(form.CallSid!)).toBe(2);
+    }
+  });
+
+  describe('when Twilio refuses a start', () => {
+    it('releases the slot and the name: the ledger is as before, and the same start then succeeds', async () => {
+      const callSid = newCallSid();
+      fake.calls.add(callSid);
+      const api = operatorApi(t);
+      await api.post(`/api/calls/${callSid}/siprec`, { connectorName: 'One' }).expect(201);
+      const before = ledgerRows(t);
+      fake.failNext('400');
+      await api.post(`/api/calls/${callSid}/siprec`, { connectorName: 'Two' }).expect(409);
+      expect(ledgerRows(t)).toEqual(before);
+      await api.post(`/api/calls/${callSid}/siprec`, { connectorName: 'Two' }).expect(201);
+      expect(openInLedger(callSid)).toBe(2);
+    });
+
+    it('on a call the ledger had not seen, leaves no call behind', async () => {
+      const callSid = newCallSid();
+      fake.calls.add(callSid);
+      fake.failNext('500');
+      await operatorApi(t).post(`/api/calls/${callSid}/siprec`, { connectorName: 'One' }).expect(502);
+      expect(ledgerRows(t)).toEqual({ calls: [], sessions: [], events: [] });
+    });
+
+    it('gives back the slots of concurrent starts Twilio refused, and never exceeds two', async () => {
+      const callSid = newCallSid();
+      fake.calls.add(callSid);
+      // The first two requests Twilio receives are refused; later ones are accepted.
+      fake.failNext('400');
+      fake.failNext('400');
+      const first = await startAtOnce(callSid, Array.from({ length: AT_ONCE }, (_, i) => `r-${i}`));
+      // How many got in after a refusal was given back depends on timing; the limit does not.
+      const created = first.filter((r) => r.status === 201).length;
+      expect(created).toBeLessThanOrEqual(2);
+      expect(first.filter((r) => r.status === 409)).toHaveLength(AT_ONCE - created);
+      expect(startsAskedOf(callSid)).toHaveLength(created + 2);
+      expect(openInLedger(callSid)).toBe(created);
+      const second = await startAtOnce(callSid, Array.from({ length: AT_ONCE }, (_, i) => `s-${i}`));
+      expect(created + second.filter((r) => r.status === 201).length).toBe(2);
+      expect(startsAskedOf(callSid)).toHaveLength(4);
+      expect(openInLedger(callSid)).toBe(2);
+    });
+  });
+
+  describe('when Twilio may have started it but did not say (the connection dropped after the request)', () => {
+    it('keeps the reservation as requested, holding the slot and the name, and says so; its status callback then confirms it', async () => {
+      const callSid = newCallSid();
+      fake.calls.add(callSid);
+      const api = operatorApi(t);
+      fake.failNext('hangup');
+      const res = await api.post(`/api/calls/${callSid}/siprec`, { connectorName: 'Maybe' }).expect(502);
+      expect(res.body.error).toMatch(/may have started SIPREC "Maybe"/);
+      const { body } = await api.get(`/api/calls/${callSid}`).expect(200);
+      expect(body.sessions).toEqual([expect.objectContaining({ name: 'Maybe', connectorName: 'Maybe', siprecSid: null, state: 'requested' })]);
+      expect((await api.post(`/api/calls/${callSid}/siprec`, { connectorName: 'Maybe' }).expect(409)).body.error).toMatch(/named "Maybe"/);
+
+      const cb = buildStatusCallback({ CallSid: callSid, SiprecName: 'Maybe' });
+      await t.postTwilio('/twilio/siprec-status', cb).expect(204);
+      const after = (await api.get(`/api/calls/${callSid}`).expect(200)).body;
+      expect(after.sessions).toEqual([expect.objectContaining({ name: 'Maybe', connectorName: 'Maybe', siprecSid: cb.SiprecSid, state: 'active' })]);
+    });
+
+    it('releases it when the request never reached Twilio (connection refused)', async () => {
+      const offline = createTestApp(); // REST calls go to a closed port on 127.0.0.1
+      try {
+        const callSid = newCallSid();
+        await operatorApi(offline).post(`/api/calls/${callSid}/siprec`, { connectorName: 'Nowhere' }).expect(502);
+        expect(ledgerRows(offline)).toEqual({ calls: [], sessions: [], events: [] });
+      } finally {
+        await offline.close();
+      }
+    });
+  });
+});
