@@ -13,9 +13,10 @@ export class ApiError extends Error {
 /** What an operator should do about a failure, in one sentence after the server's own message. */
 export function advice(err) {
   if (!(err instanceof ApiError)) return 'Reload the page; if it keeps failing, check the browser console.';
+  if (err.status === 0 && err.timedOut) return 'The server took too long to answer: it or a proxy in front of it may be stuck.';
   if (err.status === 0) return 'The server did not answer: check that siprec-control is running and reachable.';
   if (err.status === 401) return 'Not signed in: reload the page and sign in with any user name and ADMIN_TOKEN as the password.';
-  if (err.status === 429) return 'Too many failed sign-ins from this address: wait a minute; the page keeps trying.';
+  if (err.status === 429) return 'Too many failed sign-ins from this address: wait a minute, then reload the page and sign in.';
   if (err.status === 503) return 'The database is not answering: check the disk and the server log.';
   if (err.status === 502) return 'Twilio could not be reached: try again in a moment.';
   if (err.status >= 500) return 'The server failed: see its log for this request.';
@@ -40,8 +41,19 @@ export function detailLines(err) {
   return err instanceof ApiError ? err.details.map(detailLine) : [];
 }
 
-async function request(path, { method = 'GET', body } = {}) {
+/**
+ * How long a read may take before the page stops waiting: a hung API must not freeze the refresh
+ * loop. Writes wait longer, since they wait for Twilio (up to 10 s) and then the ledger.
+ */
+export const WRITE_DEADLINE_MS = 30_000;
+
+/** Aborted on purpose (a newer refresh replaced this one): nobody is waiting for its answer. */
+export const isAborted = (err) => err instanceof ApiError && err.aborted === true;
+
+async function request(path, { method = 'GET', body, signal, deadlineMs = WRITE_DEADLINE_MS } = {}) {
+  const deadline = AbortSignal.timeout(deadlineMs);
   let res;
+  let text;
   try {
     res = await fetch(path, {
       method,
@@ -49,11 +61,22 @@ async function request(path, { method = 'GET', body } = {}) {
       credentials: 'same-origin',
       headers: body === undefined ? { accept: 'application/json' } : { accept: 'application/json', 'content-type': 'application/json' },
       body: body === undefined ? undefined : JSON.stringify(body),
+      signal: signal ? AbortSignal.any([signal, deadline]) : deadline,
     });
+    text = await res.text();
   } catch {
+    if (deadline.aborted) {
+      const err = new ApiError(0, `No answer within ${Math.round(deadlineMs / 1000)} s`);
+      err.timedOut = true;
+      throw err;
+    }
+    if (signal?.aborted) {
+      const err = new ApiError(0, 'Replaced by a newer request');
+      err.aborted = true;
+      throw err;
+    }
     throw new ApiError(0, 'No answer from the server');
   }
-  const text = await res.text();
   let data = null;
   try {
     data = text ? JSON.parse(text) : null;
@@ -78,7 +101,7 @@ export function listSessions(query, opts) {
 }
 
 export const getStats = (opts) => request('api/stats', opts);
-export const getConnectors = (opts) => request('api/connectors', opts);
+export const getOverview = (opts) => request('api/overview', opts);
 export const getCall = (callSid, opts) => request(`api/calls/${encodeURIComponent(callSid)}`, opts);
 export const startSiprec = (callSid, body) => request(`api/calls/${encodeURIComponent(callSid)}/siprec`, { method: 'POST', body });
 export const stopSiprec = (callSid, name) =>

@@ -38,21 +38,40 @@ export function stateBadge(state, stopRequestedAt) {
   return badge;
 }
 
-const timeOnly = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit' });
-const dateTime = new Intl.DateTimeFormat(undefined, { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit' });
-const full = new Intl.DateTimeFormat(undefined, { dateStyle: 'full', timeStyle: 'long' });
+// Times show their zone: the browser's own, or UTC when the page is switched to it (?tz=utc).
+// Intl does the zone work; the page never adds or subtracts offsets itself.
+let zone = undefined;
+let formats;
+function buildFormats() {
+  // 24-hour clock: shorter in the table, and what call-centre logs and Twilio's Console use.
+  const base = { timeZone: zone, timeZoneName: 'short', hourCycle: 'h23' };
+  formats = {
+    time: new Intl.DateTimeFormat(undefined, { ...base, hour: '2-digit', minute: '2-digit', second: '2-digit' }),
+    dateTime: new Intl.DateTimeFormat(undefined, { ...base, month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit' }),
+    full: new Intl.DateTimeFormat(undefined, { timeZone: zone, dateStyle: 'full', timeStyle: 'long' }),
+    day: new Intl.DateTimeFormat('en-CA', { timeZone: zone, year: 'numeric', month: '2-digit', day: '2-digit' }),
+  };
+}
+buildFormats();
+
+/** 'utc' or 'local'. Already rendered times keep their old zone until they are drawn again. */
+export function setTimeZone(which) {
+  zone = which === 'utc' ? 'UTC' : undefined;
+  buildFormats();
+}
+export const timeZoneLabel = () => (zone === 'UTC' ? 'UTC' : new Intl.DateTimeFormat(undefined, { timeZoneName: 'short' }).formatToParts(new Date()).find((p) => p.type === 'timeZoneName')?.value ?? 'local time');
 
 export function formatClock(date) {
-  return timeOnly.format(date);
+  return formats.time.format(date);
 }
 
-/** A <time> showing the local time (with the date unless it is today); the full time is in its tooltip. */
+/** A <time> showing the time in the page's zone (with the date unless it is today there); the full time is in its tooltip. */
 export function timeEl(isoString, now = new Date()) {
   if (!isoString) return h('span', { class: 'muted' }, '—');
   const date = new Date(isoString);
   if (Number.isNaN(date.getTime())) return h('span', {}, isoString);
-  const sameDay = date.toDateString() === now.toDateString();
-  return h('time', { datetime: isoString, title: full.format(date) }, sameDay ? timeOnly.format(date) : dateTime.format(date));
+  const sameDay = formats.day.format(date) === formats.day.format(now);
+  return h('time', { datetime: isoString, title: formats.full.format(date) }, sameDay ? formats.time.format(date) : formats.dateTime.format(date));
 }
 
 export function formatDuration(ms) {
@@ -64,13 +83,28 @@ export function formatDuration(ms) {
   return `${Math.floor(m / 60)} h ${String(m % 60).padStart(2, '0')} min`;
 }
 
-/** Stopped sessions last from start to stop; open ones are still running. */
+/**
+ * Stopped sessions last from start to stop; active ones are still running, and their count is kept
+ * going by tickRunning() (every second), wherever they are shown.
+ */
 export function sessionDuration(session, now = Date.now()) {
   if (!session.startedAt) return h('span', { class: 'muted' }, '—');
   const start = Date.parse(session.startedAt);
   if (session.stoppedAt) return h('span', { class: 'nowrap' }, formatDuration(Date.parse(session.stoppedAt) - start));
-  if (session.state === 'active') return h('span', { class: 'running' }, h('span', { class: 'nowrap' }, formatDuration(now - start)), ' so far');
+  if (session.state === 'active') {
+    return h('span', { class: 'running' }, h('span', { class: 'nowrap', dataset: { since: String(start) } }, formatDuration(now - start)), ' so far');
+  }
   return h('span', { class: 'muted' }, '—');
+}
+
+/** Moves every running duration on the page to `now`, touching only the text that changes. */
+export function tickRunning(now = Date.now()) {
+  for (const el of document.querySelectorAll('[data-since]')) {
+    const text = formatDuration(now - Number(el.dataset.since));
+    if (el.firstChild instanceof Text) {
+      if (el.firstChild.data !== text) el.firstChild.data = text;
+    } else el.textContent = text;
+  }
 }
 
 export const orDash = (value) => (value === null || value === undefined || value === '' ? h('span', { class: 'muted' }, '—') : String(value));

@@ -4,7 +4,16 @@ import { advice, detailLines, stopSiprec } from './api.js';
 import { byId, h } from './dom.js';
 
 let current = null;
+let returnTo = null;
 let afterStop = () => {};
+
+/** Focus goes back to the Stop button that asked, or (once that is gone) to what `fallback()` names. */
+function giveFocusBack() {
+  const { opener, fallback } = returnTo ?? {};
+  returnTo = null;
+  const target = opener?.isConnected && !opener.disabled && opener.offsetParent !== null ? opener : fallback?.();
+  target?.focus();
+}
 
 function outcome(kind, title, lines = []) {
   const box = byId('confirm-outcome');
@@ -42,11 +51,15 @@ async function confirmStop(event) {
 export function initStopDialog(onAfterStop) {
   afterStop = onAfterStop;
   byId('confirm-ok').addEventListener('click', confirmStop);
-  byId('confirm-stop').addEventListener('close', () => (current = null));
+  byId('confirm-stop').addEventListener('close', () => {
+    current = null;
+    giveFocusBack();
+  });
 }
 
-export function askToStop(session) {
+export function askToStop(session, opener, fallback) {
   current = session;
+  returnTo = { opener, fallback };
   byId('confirm-text').replaceChildren(
     'Stop SIPREC session ',
     h('strong', {}, session.name),

@@ -1,18 +1,11 @@
-// The sessions table: one focusable row per session; Enter or a click opens the call's detail.
+// The sessions table, updated in place: each session keeps its <tr> across refreshes (keyed by
+// call and name), and only a cell whose data changed is redrawn, so a selection, a focused control
+// and the screen reader's place survive a refresh. One row at a time is a Tab stop (roving
+// tabindex); the arrow keys, Home and End move between rows, Enter on the Call SID opens the detail.
+import { copyButton } from './copy.js';
 import { byId, errorCell, fromTo, h, isOpen, orDash, sessionDuration, stateBadge, timeEl } from './dom.js';
 
-const rowKey = (s) => `${s.callSid}/${s.name}`;
-
-function cell(label, ...content) {
-  return h('td', { 'data-label': label }, ...content);
-}
-
-function errorTd(session) {
-  const td = cell('Error', errorCell(session.errorCode, session.errorMessage));
-  // On a phone a card leaves out an empty error line.
-  if (!session.errorCode && !session.errorMessage) td.classList.add('no-error');
-  return td;
-}
+export const rowKey = (s) => `${s.callSid}/${s.name}`;
 
 // Until Twilio confirms a start, show when it was asked for, marked as such.
 function started(session) {
@@ -20,64 +13,166 @@ function started(session) {
   return h('span', { class: 'muted' }, 'requested ', timeEl(session.requestedAt));
 }
 
-function row(session, handlers, now) {
+function stateCell(session) {
   const stop = isOpen(session) && !session.stopRequestedAt
-    ? h('button', { type: 'button', class: 'button button-danger button-small', 'data-action': 'stop' }, 'Stop')
+    ? h('button', { type: 'button', class: 'button button-danger button-small', 'data-action': 'stop', 'aria-label': `Stop ${session.name}` }, 'Stop')
     : null;
-  const tr = h(
-    'tr',
-    { tabindex: '0', class: `row row-${session.state}`, dataset: { key: rowKey(session), callSid: session.callSid, name: session.name } },
-    cell('Call', h('span', { class: 'mono call-sid', title: session.callSid }, session.callSid)),
-    cell('From → To', fromTo(session.from, session.to)),
-    cell('Name', h('span', { class: 'name' }, session.name)),
-    cell('Connector', orDash(session.connectorName)),
-    cell('Track', orDash(session.track)),
-    cell('State', h('span', { class: 'state-cell' }, stateBadge(session.state, session.stopRequestedAt), stop)),
-    cell('Started', started(session)),
-    cell('Stopped', timeEl(session.stoppedAt)),
-    cell('Duration', sessionDuration(session, now)),
-    errorTd(session),
-  );
-  tr.addEventListener('click', (event) => {
-    if (event.target instanceof Element && event.target.closest('[data-action="stop"]')) return handlers.onStop(session);
-    handlers.onOpen(session.callSid);
-  });
-  tr.addEventListener('keydown', (event) => {
-    if (event.target !== tr || (event.key !== 'Enter' && event.key !== ' ')) return;
-    event.preventDefault();
-    handlers.onOpen(session.callSid);
-  });
-  return tr;
+  return h('span', { class: 'state-cell' }, stateBadge(session.state, session.stopRequestedAt), stop);
 }
 
-/**
- * Replaces the rows in one step, so the page keeps its height and scroll position, and puts focus
- * back on the row (or its Stop button) that had it.
- */
-export function renderSessions(sessions, handlers) {
-  const body = byId('sessions-body');
-  const active = document.activeElement;
-  const focusedRow = active instanceof Element && body.contains(active) ? active.closest('tr') : null;
-  const focusKey = focusedRow?.dataset.key;
-  const focusedStop = focusedRow && active !== focusedRow;
+function callCell(session) {
+  return h(
+    'span',
+    { class: 'call-cell' },
+    h('a', { class: 'mono call-sid call-link', href: `#call=${session.callSid}`, 'aria-label': `Open call ${session.callSid}`, dataset: { callSid: session.callSid } }, session.callSid),
+    copyButton(session.callSid, 'Call SID'),
+  );
+}
 
-  const now = Date.now();
-  body.replaceChildren(...sessions.map((s) => row(s, handlers, now)));
+/** [label, what the cell shows (its redraw key), how to draw it]. `view` is the zone and day, for times. */
+const COLUMNS = [
+  ['Call', (s) => s.callSid, callCell],
+  ['From → To', (s) => [s.from, s.to], (s) => fromTo(s.from, s.to)],
+  ['Name', (s) => s.name, (s) => h('span', { class: 'name' }, s.name)],
+  ['Connector', (s) => s.connectorName, (s) => orDash(s.connectorName)],
+  ['Track', (s) => s.track, (s) => orDash(s.track)],
+  ['State', (s) => [s.state, s.stopRequestedAt], stateCell],
+  ['Started', (s, view) => [s.startedAt, s.requestedAt, view], started],
+  ['Stopped', (s, view) => [s.stoppedAt, view], (s) => timeEl(s.stoppedAt)],
+  ['Duration', (s) => [s.state, s.startedAt, s.stoppedAt], (s) => sessionDuration(s)],
+  ['Error', (s) => [s.errorCode, s.errorMessage], (s) => errorCell(s.errorCode, s.errorMessage)],
+];
 
-  if (focusKey) {
-    const again = [...body.rows].find((r) => r.dataset.key === focusKey);
-    const target = again && (focusedStop ? again.querySelector('[data-action="stop"]') ?? again : again);
-    target?.focus({ preventScroll: true });
+const rows = new Map();
+let current = null;
+let handlers = { onOpen() {}, onStop() {} };
+
+const body = () => byId('sessions-body');
+const focusTarget = (tr) => tr.querySelector('.call-link');
+
+function drawCell(td, column, session) {
+  td.replaceChildren(column[2](session));
+  // On a phone a card leaves out an empty error line.
+  if (column[0] === 'Error') td.classList.toggle('no-error', !session.errorCode && !session.errorMessage);
+}
+
+function createRow(session, view) {
+  const tr = h('tr', { class: `row row-${session.state}`, dataset: { key: rowKey(session), callSid: session.callSid, name: session.name } });
+  const entry = { tr, session, keys: [] };
+  for (const column of COLUMNS) {
+    const td = h('td', { 'data-label': column[0] });
+    drawCell(td, column, session);
+    tr.append(td);
+    entry.keys.push(JSON.stringify(column[1](session, view)));
+  }
+  tr.addEventListener('click', (event) => {
+    const target = event.target instanceof Element ? event.target : null;
+    if (target?.closest('[data-action="stop"]')) return handlers.onStop(entry.session, target.closest('button'));
+    if (target?.closest('button')) return undefined;
+    if (target?.closest('a')) event.preventDefault();
+    // Selecting a SID or a number to copy it is not a request to open the call.
+    else if (String(getSelection() ?? '') !== '') return undefined;
+    return handlers.onOpen(entry.session.callSid, tr);
+  });
+  return entry;
+}
+
+function updateRow(entry, session, view) {
+  entry.session = session;
+  const className = `row row-${session.state}`;
+  if (entry.tr.className !== className) entry.tr.className = className;
+  COLUMNS.forEach((column, i) => {
+    const key = JSON.stringify(column[1](session, view));
+    if (key === entry.keys[i]) return;
+    entry.keys[i] = key;
+    const td = entry.tr.cells[i];
+    const hadFocus = td.contains(document.activeElement);
+    drawCell(td, column, session);
+    // A Stop button that went away (the stop was asked for) hands focus to its row.
+    if (hadFocus) (td.querySelector('button, a') ?? focusTarget(entry.tr))?.focus({ preventScroll: true });
+  });
+}
+
+/** Only the current row's controls are Tab stops. */
+function applyRoving() {
+  if (current && !rows.has(current)) current = null;
+  current ??= rows.keys().next().value ?? null;
+  for (const [key, entry] of rows) {
+    const index = key === current ? 0 : -1;
+    for (const el of entry.tr.querySelectorAll('a, button')) if (el.tabIndex !== index) el.tabIndex = index;
   }
 }
 
+/** Brings the table to `sessions` in order, moving and redrawing as little as it can. */
+export function renderSessions(sessions, view) {
+  const tbody = body();
+  const wanted = new Set(sessions.map(rowKey));
+  for (const [key, entry] of rows) {
+    if (wanted.has(key)) continue;
+    const hadFocus = entry.tr.contains(document.activeElement);
+    entry.tr.remove();
+    rows.delete(key);
+    if (hadFocus) current = null;
+  }
+  let previous = null;
+  for (const session of sessions) {
+    const key = rowKey(session);
+    let entry = rows.get(key);
+    if (entry) updateRow(entry, session, view);
+    else rows.set(key, (entry = createRow(session, view)));
+    const expected = previous ? previous.nextSibling : tbody.firstChild;
+    if (entry.tr !== expected) tbody.insertBefore(entry.tr, expected);
+    previous = entry.tr;
+  }
+  applyRoving();
+}
+
+/** The row's link (its Tab stop), e.g. to give focus back after a dialog. */
+export function rowFocusTarget(key) {
+  const entry = rows.get(key);
+  return entry ? focusTarget(entry.tr) : null;
+}
+
+function moveFocus(event) {
+  const tr = event.target instanceof Element ? event.target.closest('tr') : null;
+  if (!tr || !['ArrowDown', 'ArrowUp', 'Home', 'End'].includes(event.key)) return;
+  const all = [...body().rows];
+  const at = all.indexOf(tr);
+  const next = { ArrowDown: all[at + 1], ArrowUp: all[at - 1], Home: all[0], End: all.at(-1) }[event.key];
+  event.preventDefault();
+  if (next) focusTarget(next)?.focus();
+}
+
+export function initTable(rowHandlers) {
+  handlers = rowHandlers;
+  const tbody = body();
+  tbody.addEventListener('keydown', moveFocus);
+  tbody.addEventListener('focusin', (event) => {
+    const key = event.target instanceof Element ? event.target.closest('tr')?.dataset.key : undefined;
+    if (key && key !== current) {
+      current = key;
+      applyRoving();
+    }
+  });
+}
+
+/** Marks the rows as not current: `loading` while a new filter is asked for, `stale` after a failure. */
+export function markTable(kind) {
+  const table = byId('sessions-table');
+  table.dataset.stale = kind ?? '';
+  if (kind === 'loading') table.setAttribute('aria-busy', 'true');
+  else table.removeAttribute('aria-busy');
+}
+
 /**
- * The message under the table: empty, loading and error states each say what to do next.
+ * The message above the table: empty, loading and error states each say what to do next.
  * `kind` is 'loading' | 'empty' | 'no-match' | 'error' | null.
  */
 export function renderTableStatus(kind, text = '', hint = '') {
   const box = byId('sessions-status');
+  if ((box.dataset.kind ?? '') === (kind ?? '') && box.dataset.text === `${text}\n${hint}`) return;
   box.dataset.kind = kind ?? '';
+  box.dataset.text = `${text}\n${hint}`;
   if (!kind) return void box.replaceChildren();
   const lines = {
     loading: [h('p', { class: 'state-title' }, 'Loading sessions…')],

@@ -28,11 +28,14 @@ export interface SeededServer {
   close(): Promise<void>;
 }
 
-/** The real server (temp SQLite, fake Twilio REST API), seeded with three calls exactly as Twilio would: signed webhooks. */
-export async function startSeededServer(): Promise<SeededServer> {
+/**
+ * The real server (temp SQLite, fake Twilio REST API), seeded with three calls exactly as Twilio
+ * would: signed webhooks. `extraEnv` adds or overrides configuration (STORE_CALLER_NUMBERS, say).
+ */
+export async function startSeededServer(extraEnv: Record<string, string> = {}): Promise<SeededServer> {
   const dir = tempDir();
   const fake = await startFakeTwilio({ accountSid: TEST_ACCOUNT_SID, authToken: TEST_AUTH_TOKEN });
-  const env = testEnv(dir, DEFAULT_TEST_ROUTES, { TWILIO_API_BASE_URL: fake.url });
+  const env = testEnv(dir, DEFAULT_TEST_ROUTES, { TWILIO_API_BASE_URL: fake.url, ...extraEnv });
   const server = await startServerProcess(env);
 
   async function twilio(route: string, form: Record<string, string>): Promise<void> {

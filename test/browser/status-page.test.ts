@@ -183,7 +183,7 @@ describeInChromium('the status page in Chromium', () => {
   });
 
   it("opens a call from the keyboard; its timeline follows Twilio's timestamps; raw payloads on demand", async () => {
-    await row(done.callSid, 'Gridspace_1').focus();
+    await row(done.callSid, 'Gridspace_1').locator('.call-link').focus();
     await page.keyboard.press('Enter');
     await detail().locator('.session-card').first().waitFor();
     expect(await text('#detail-title')).toBe(done.callSid);
