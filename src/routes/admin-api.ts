@@ -3,7 +3,6 @@ import { z } from 'zod';
 import type { Config } from '../config';
 import { SIPREC_NAME } from '../config/routes';
 import { redactParameterList } from '../domain/privacy';
-import { MAX_PARAMETER_LENGTH, TRACKS } from '../domain/routing';
 import { MAX_OPEN_SESSIONS_PER_CALL } from '../domain/sessions';
 import { HttpError } from '../http/errors';
 import { cursorSigner } from '../store/cursor';
@@ -16,11 +15,12 @@ import {
   type ReserveResult,
   type Store,
 } from '../store/store';
-import { MAX_REST_PARAMETERS, TwilioApiError, type SiprecApi } from '../twilio/rest';
+import { TwilioApiError, type SiprecApi } from '../twilio/rest';
 import { statusCallbackUrl } from '../twilio/twiml';
 import { pageLimit, parseInput } from './input';
 import { readOverview } from './overview';
 import { searchFields, searchQuery } from './session-search';
+import { NAME_RULE, startBody } from './start-body';
 import { CALL_SID } from './twilio-input';
 
 export interface AdminApiDeps {
@@ -31,10 +31,6 @@ export interface AdminApiDeps {
 }
 
 export const ADMIN_JSON_LIMIT = '64kb';
-
-// Control characters are never intended in a connector or parameter and Twilio would refuse them.
-const NO_CONTROL = /^[^\u0000-\u001f\u007f]*$/;
-const NAME_RULE = 'must be 1-64 characters of A-Z, a-z, 0-9, _ or -';
 
 const callSidParam = z.string().regex(CALL_SID, 'callSid must be CA followed by 32 lowercase hex digits');
 // A SIPREC SID (SR + 32 hex) also fits the name rule: Twilio's stop accepts either.
@@ -52,55 +48,6 @@ const sessionsQuery = z.strictObject({
   limit: pageLimit,
   cursor: z.string({ error: 'cursor must be given once' }).min(1, 'cursor must not be empty').max(200, 'cursor is not valid').optional(),
 });
-
-/**
- * `parameters`: a JSON object of name → string, read by its own keys. zod's record skips a key named
- * `__proto__` (which JSON.parse makes an own property), so such a parameter used to vanish and its
- * value went unchecked; here every own key is seen, and `__proto__` is refused by name.
- */
-const parameterList = z
-  .custom<Record<string, unknown>>((v) => typeof v === 'object' && v !== null && !Array.isArray(v), {
-    error: 'parameters must be an object of name → string',
-  })
-  .transform((params, ctx) => {
-    const entries = Object.entries(params);
-    if (entries.length > MAX_REST_PARAMETERS) ctx.addIssue({ code: 'custom', message: `at most ${MAX_REST_PARAMETERS} parameters` });
-    const list: Array<{ name: string; value: string }> = [];
-    for (const [name, value] of entries) {
-      const problem = (message: string) => ctx.addIssue({ code: 'custom', path: [name], message });
-      if (name === '__proto__') problem('a parameter must not be named __proto__');
-      else if (name === '') problem('a parameter name must not be empty');
-      else if (!NO_CONTROL.test(name)) problem('a parameter name must not contain control characters');
-      else if (typeof value !== 'string') problem('a parameter value must be a string');
-      else if (name.length + value.length > MAX_PARAMETER_LENGTH) problem('name plus value must stay under 500 characters');
-      else if (!NO_CONTROL.test(value)) problem('value must not contain control characters');
-      else list.push({ name, value });
-    }
-    return list;
-  });
-
-const startBody = z
-  .strictObject(
-    {
-      connectorName: z
-        .string({ error: 'connectorName is required and must be a string' })
-        .min(1, 'connectorName must not be empty')
-        .max(128, 'connectorName must be at most 128 characters')
-        .regex(NO_CONTROL, 'connectorName must not contain control characters'),
-      name: z.string({ error: 'name must be a string' }).regex(SIPREC_NAME, `name ${NAME_RULE}`).optional(),
-      track: z.enum(TRACKS, { error: `track must be one of ${TRACKS.join(', ')}` }).default('inbound_track'),
-      parameters: parameterList.optional(),
-    },
-    { error: (i) => (i.code === 'unrecognized_keys' ? undefined : 'request body must be a JSON object') },
-  )
-  .transform((b, ctx) => {
-    const name = b.name ?? b.connectorName;
-    if (!SIPREC_NAME.test(name)) {
-      ctx.addIssue({ code: 'custom', path: ['name'], message: `name defaults to connectorName, which ${NAME_RULE}: give a name` });
-      return z.NEVER;
-    }
-    return { ...b, name, parameters: b.parameters ?? [] };
-  });
 
 /** Refuses a POST body that is not JSON with 415, before it is read. */
 const requireJson: RequestHandler = function requireJson(req, _res, next) {
