@@ -87,8 +87,14 @@ describe('loadConfig', () => {
       ['PUBLIC_BASE_URL', 'https://calls.example.com/?a=1', /^PUBLIC_BASE_URL: must not carry a query/],
       ['ADMIN_TOKEN', 'short', /^ADMIN_TOKEN: must be at least 24 characters/],
       ['ADMIN_TOKEN', 'a'.repeat(24), /^ADMIN_TOKEN: has too little entropy: at most 0 bits/],
-      ['ADMIN_TOKEN', 'ab'.repeat(20), /^ADMIN_TOKEN: has too little entropy: at most 40 bits/],
-      ['ADMIN_TOKEN', 'abc'.repeat(10), /^ADMIN_TOKEN: has too little entropy: at most 47 bits \(length × log2 of the number of different characters; 64 needed\); generate one with openssl rand -hex 24$/],
+      ['ADMIN_TOKEN', 'ab'.repeat(20), /^ADMIN_TOKEN: has too little entropy: at most 2 bits/],
+      ['ADMIN_TOKEN', 'abc'.repeat(10), /^ADMIN_TOKEN: has too little entropy: at most 4 bits \(length, or that of the piece it repeats, × log2 of the number of different characters; 64 needed\); generate one with openssl rand -hex 24$/],
+      // Long enough that length × log2(different characters) alone reaches 64: the repetition gives them away.
+      ['ADMIN_TOKEN', 'ab'.repeat(32), /^ADMIN_TOKEN: has too little entropy: at most 2 bits/],
+      ['ADMIN_TOKEN', 'password'.repeat(3), /^ADMIN_TOKEN: has too little entropy: at most 22 bits/],
+      ['ADMIN_TOKEN', 'changeme-'.repeat(3), /^ADMIN_TOKEN: has too little entropy: at most 27 bits/],
+      ['ADMIN_TOKEN', '1234567890'.repeat(3), /^ADMIN_TOKEN: has too little entropy: at most 33 bits/],
+      ['ADMIN_TOKEN', 'abcdefg'.repeat(3) + 'abc', /^ADMIN_TOKEN: has too little entropy: at most 19 bits/],
       ['PORT', '70000', /^PORT: /],
       ['PORT', 'abc', /^PORT: /],
       ['LOG_LEVEL', 'loud', /^LOG_LEVEL: /],
@@ -145,7 +151,9 @@ describe('loadConfig', () => {
       ['openssl rand -hex 24', '3f9c2a7e41b8d05c6e1f9a2b7c4d8e0f1a2b3c4d5e6f7a8b'],
       ['openssl rand -hex 12, the shortest allowed', '9e107d9d372bb6826bd81d35'],
       ['openssl rand -base64 18', 'q8Zr1+Kc/0VbXy3LmN7wPt2A'],
-      ['a 24-character token using only 7 different characters (67 bits)', 'abcdefgabcdefgabcdefgabc'],
+      ['a 24-character token using only 7 different characters, never repeating (67 bits)', 'gfedcbaabcdefgacegbdfbdf'],
+      // Only a piece said twice in full shortens the count: 20 × log2(8) would be 60 bits.
+      ['a hex token whose last 4 characters echo its first 4 (72 bits)', '3f9ca7e1c93fe17a9c3e3f9c'],
     ])('accepts an ADMIN_TOKEN with enough entropy: %s', (_what, token) => {
       expect(loadConfig(testEnv(dir, undefined, { ADMIN_TOKEN: token })).adminToken).toBe(token);
     });
