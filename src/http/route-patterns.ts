@@ -29,11 +29,13 @@ function flatten(routes: RouteInfo[], mount: string, out: Pattern[]): Pattern[] 
 const cache = new WeakMap<object, Pattern[]>();
 
 /**
- * The pattern of the route a request was addressed to, found from the path and method alone: for
- * a request refused before its route ran (the admin auth's 401, a body parser's 413), which Express
- * never matched. Matches as Express does (case-insensitive, `:param` is one segment, a trailing
- * slash is forgiven); undefined when no route has this path and method. Read once per app, through
- * router's public listRoutes(); without it (an older router), nothing is resolved.
+ * The pattern of the route a request was addressed to, found from the path and method alone: also
+ * for a request refused before its route ran (the admin auth's 401, a body parser's 413), which
+ * Express never matched, and always as registered, whatever case the caller wrote. Matches as
+ * Express does (case-insensitive, `:param` is one segment, a trailing slash is forgiven, HEAD by
+ * a GET route, which listRoutes() lists); undefined when no route has this path and method. Read
+ * once per app, through router's public listRoutes(); without it (an older router), nothing is
+ * resolved.
  */
 export function addressedRoute(app: Application, method: string, path: string): string | undefined {
   const router = (app as unknown as { router?: { listRoutes?(): RouteInfo[] } }).router;

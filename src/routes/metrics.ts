@@ -29,7 +29,9 @@ function rememberMatchedRoute(req: Request): () => string | undefined {
  * Counts and times every request by its route pattern and status. A request refused before its
  * route ran (the admin auth's 401, a 413 from the body parser, a 429) counts under the route it was
  * addressed to, so that a dashboard of /api/stats shows its refusals too; only a path no route has
- * is "unmatched".
+ * is "unmatched". The pattern comes from the registered routes first, even when Express matched:
+ * req.baseUrl keeps the caller's case (`/API/stats`), and a label must never be the caller's to
+ * choose. The matched route is the fallback for a route route-patterns cannot read (a RegExp).
  */
 export function requestMetrics(metrics: Pick<Metrics, 'httpRequests' | 'httpRequestDuration'>): RequestHandler {
   return function measureRequest(req, res, next) {
@@ -38,7 +40,7 @@ export function requestMetrics(metrics: Pick<Metrics, 'httpRequests' | 'httpRequ
     // Mounted at the root: this is the path as it came in, before routers strip their mount points.
     const path = req.path;
     res.once('finish', () => {
-      const route = matchedRoute() ?? addressedRoute(req.app, req.method, path) ?? 'unmatched';
+      const route = addressedRoute(req.app, req.method, path) ?? matchedRoute() ?? 'unmatched';
       countRequest(metrics, { route, method: req.method, status: String(res.statusCode) }, started);
     });
     next();

@@ -170,6 +170,26 @@ describe('siprec_http_requests_total for requests refused before their route run
     const routes = new Set(findSamples(after, 'siprec_http_requests_total').map((s) => s.labels.route));
     expect([...routes].filter((r) => /no-such|CA[0-9a-f]{32}/.test(r!))).toEqual([]);
   });
+
+  it('counts a route under its own pattern whatever case the path is written in, so no caller adds a label', async () => {
+    const before = await scrape(t);
+    const callSid = newCallSid();
+    // Express matches paths case-insensitively, and req.baseUrl keeps the case the caller wrote.
+    await request(t.app).get('/API/stats').set('Authorization', BEARER).expect(200);
+    await request(t.app).get('/aPi/STATS/').set('Authorization', BEARER).expect(200);
+    await request(t.app).get(`/Api/calls/${callSid}`).set('Authorization', BEARER).expect(404);
+    await request(t.app).head('/API/stats').set('Authorization', BEARER).expect(200);
+    await request(t.app).get('/APP.JS').set('Authorization', BEARER);
+
+    const after = await scrape(t);
+    const requests = (route: string, method: string, status: string) =>
+      value(after, 'siprec_http_requests_total', { route, method, status }) - value(before, 'siprec_http_requests_total', { route, method, status });
+    expect(requests('/api/stats', 'GET', '200')).toBe(2);
+    expect(requests('/api/calls/:callSid', 'GET', '404')).toBe(1);
+    expect(requests('/api/stats', 'HEAD', '200')).toBe(1);
+    const routes = [...new Set(findSamples(after, 'siprec_http_requests_total').map((s) => s.labels.route!))];
+    expect(routes.filter((r) => r.replace(/:[A-Za-z]+/g, '') !== r.replace(/:[A-Za-z]+/g, '').toLowerCase())).toEqual([]);
+  });
 });
 
 describe('the Prometheus text parser these tests use', () => {
