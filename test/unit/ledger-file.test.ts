@@ -5,7 +5,7 @@ import { ledgerWriteFailedAlert } from '../../src/alerts/messages';
 import { openSqliteLedger, type LedgerLog } from '../../src/store/sqlite/ledger-file';
 import { MIGRATIONS_DIR, openDatabase, readMigrations } from '../../src/store/sqlite/open';
 import { StoreUnavailableError, type Store } from '../../src/store/store';
-import { tempDir, type TempDir } from '../helpers/env';
+import { TEST_ACCOUNT_SID, tempDir, type TempDir } from '../helpers/env';
 import { newCallSid } from '../helpers/twilio-requests';
 
 /** The reopening rules of the server's ledger, in one process: what is reopened, what is not, what survives. */
@@ -115,6 +115,22 @@ describe('the server\'s ledger file, watched and reopened', () => {
     await new Promise((r) => setTimeout(r, 200));
     expect(log.lines.filter((l) => String(l.obj.reason).includes('newer than this siprec-control'))).toHaveLength(1);
     await expect(store.ping()).rejects.toBeInstanceOf(StoreUnavailableError);
+  });
+
+  it('refuses a commit once the -wal and -shm it opened are gone, and reopens the same file with nothing lost', async () => {
+    store = openSqliteLedger(file, { log, retryEveryMs: 20 });
+    const newCall = (callSid = newCallSid()) => ({ callSid, accountSid: TEST_ACCOUNT_SID, from: null, to: null, direction: null, receivedAt: Date.now() });
+    const before = newCall();
+    await store.recordRequested(before, []);
+    // That commit is in the -wal only (no checkpoint yet): deleting it would lose it at the next crash.
+    for (const f of [`${file}-wal`, `${file}-shm`]) rmSync(f);
+    await expect(store.recordRequested(newCall(), [])).rejects.toBeInstanceOf(StoreUnavailableError);
+    await waitFor('reopened', () => pings(store!));
+    // Closing the old connections checkpointed the log they had open into the file, which is still the one at the path.
+    expect(await store.getCall(before.callSid)).toMatchObject({ call: { callSid: before.callSid } });
+    expect(log.lines.filter((l) => l.msg.startsWith('LEDGER FILE REPLACED OR DELETED'))).toEqual([
+      expect.objectContaining({ obj: expect.objectContaining({ reason: expect.stringContaining('-wal') }) }),
+    ]);
   });
 
   it('closes cleanly while the file is lost', async () => {

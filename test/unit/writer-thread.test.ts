@@ -1,10 +1,10 @@
-import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { identityAt } from '../../src/store/sqlite/file-identity';
 import { openDatabase } from '../../src/store/sqlite/open';
 import { inThreadWriter } from '../../src/store/sqlite/writer';
-import { writerThread } from '../../src/store/sqlite/writer-thread';
+import { workerScript, writerThread } from '../../src/store/sqlite/writer-thread';
 import type { LedgerWriter } from '../../src/store/sqlite/writes';
 import type { IncomingEvent, NewCall } from '../../src/store/store';
 import { TEST_ACCOUNT_SID, tempDir, type TempDir } from '../helpers/env';
@@ -153,6 +153,24 @@ describe('the ledger writer thread', () => {
       await writer.run('ping', 1);
       removeFiles();
       await waitFor('the thread reports the loss', () => reasons.length > 0);
+      expect(reasons).toEqual([expect.stringContaining('deleted or moved')]);
+    });
+
+    it('never restarts a stopped thread onto a deleted file: no empty database is made at the path', async () => {
+      // The real writer, behind a first start that dies: the restart is what opens the path again.
+      const once = path.join(dir.dir, 'dies-once.js');
+      const died = path.join(dir.dir, 'died');
+      writeFileSync(once, `const fs = require('node:fs');
+if (!fs.existsSync(${JSON.stringify(died)})) { fs.writeFileSync(${JSON.stringify(died)}, ''); process.exit(5); }
+require(${JSON.stringify(workerScript())});
+`);
+      const reasons: string[] = [];
+      writer = writerThread(file, { script: once, restartDelayMs: 0, identity: identityAt(file)!, onFileLost: (r) => reasons.push(r) });
+      await expect(writer.run('ping', 1)).rejects.toMatchObject({ code: 'WRITER_THREAD_STOPPED' });
+      removeFiles();
+      const refused = await writer.run('ping', 2).then(() => null, (err: unknown) => err);
+      expect(existsSync(file)).toBe(false);
+      expect(refused).toMatchObject({ code: 'LEDGER_FILE_LOST' });
       expect(reasons).toEqual([expect.stringContaining('deleted or moved')]);
     });
 

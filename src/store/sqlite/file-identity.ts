@@ -20,11 +20,38 @@ export function identityAt(path: string): FileIdentity | null {
 
 export const LEDGER_FILE_LOST = 'LEDGER_FILE_LOST';
 
+/** The files one connection opened, as they were named when it opened them. */
+export interface OpenedFile {
+  path: string;
+  identity: FileIdentity;
+  /**
+   * The -wal and -shm beside it (null if not there). They count as much as the file: commits not yet
+   * checkpointed are in the -wal alone, so one deleted under a running server is lost at the next
+   * crash; and a process that opens the ledger meanwhile makes new ones, blind to this one's.
+   */
+  wal: FileIdentity | null;
+  shm: FileIdentity | null;
+}
+
 /** Describes how the file at `path` differs from the one open, for logs and error messages. */
-export function describeLoss(path: string, opened: FileIdentity, now: FileIdentity | null): string {
+function describeLoss(path: string, opened: FileIdentity, now: FileIdentity | null): string {
   return now === null
     ? `the ledger file ${path} was deleted or moved while open (it was ${opened})`
     : `the ledger file ${path} was replaced while open (${opened} is open, ${now} is there now)`;
+}
+
+/** How the files at `opened.path` now differ from those open; null while they are the same. */
+export function lossOf(opened: OpenedFile): string | null {
+  const now = identityAt(opened.path);
+  if (now !== opened.identity) return describeLoss(opened.path, opened.identity, now);
+  for (const [suffix, was] of [['-wal', opened.wal], ['-shm', opened.shm]] as const) {
+    if (was === null) continue;
+    const at = identityAt(`${opened.path}${suffix}`);
+    if (at !== was) {
+      return `the ledger's ${suffix} ${opened.path}${suffix} was ${at === null ? 'deleted' : 'replaced'} while open (the commits not yet checkpointed are in the one open)`;
+    }
+  }
+  return null;
 }
 
 export interface FileGuard {
@@ -43,7 +70,7 @@ export interface FileGuard {
  * old file, so only a new connection can write to whatever is at the path now. `onLost` is told
  * once, at the first failed check.
  */
-export function fileGuard(path: string, opened: FileIdentity, onLost: (reason: string) => void = () => undefined): FileGuard {
+export function fileGuard(opened: OpenedFile, onLost: (reason: string) => void = () => undefined): FileGuard {
   let lost: string | null = null;
   const fail = (): never => {
     throw Object.assign(new Error(`${lost}; nothing more is written to it`), { code: LEDGER_FILE_LOST });
@@ -54,18 +81,18 @@ export function fileGuard(path: string, opened: FileIdentity, onLost: (reason: s
     onLost(reason);
   };
   return {
-    identity: opened,
+    identity: opened.identity,
     check() {
       if (lost === null) {
-        let now: FileIdentity | null;
+        let reason: string | null;
         try {
-          now = identityAt(path);
+          reason = lossOf(opened);
         } catch (err) {
           // A path that cannot even be looked at (EACCES, EIO) cannot be promised either.
-          throw Object.assign(new Error(`cannot check the ledger file ${path}: ${(err as Error).message}`), { code: LEDGER_FILE_LOST });
+          throw Object.assign(new Error(`cannot check the ledger file ${opened.path}: ${(err as Error).message}`), { code: LEDGER_FILE_LOST });
         }
-        if (now === opened) return;
-        lose(describeLoss(path, opened, now));
+        if (reason === null) return;
+        lose(reason);
       }
       fail();
     },

@@ -5,7 +5,7 @@ import { heldAlertsOver } from '../../alerts/sqlite-outbox';
 import type { AlertOutbox } from '../../alerts/types';
 import { StoreUnavailableError, type Store } from '../store';
 import { createSqliteStore } from '.';
-import { describeLoss, identityAt } from './file-identity';
+import { identityAt, lossOf } from './file-identity';
 import { openDatabase, openedFile, type OpenedFile } from './open';
 import { writerThread } from './writer-thread';
 
@@ -39,14 +39,17 @@ const IN_MEMORY = new Set(['hold', 'dueHeld', 'updateHeld']);
 
 /**
  * The SQLite ledger at `file`, as the server runs it: reads here, writes on a writer thread, and
- * the file watched. When the file at the path is no longer the one open (deleted, moved, or
- * replaced by a rename), everything written from then on would go to a file no one will read, so:
- * every store call fails as unavailable (callbacks 503, /readyz 503; calls are still answered),
- * the loss is logged once, the old connections are closed, and the -wal and -shm the old file
- * left at the path are renamed aside (SQLite would otherwise replay that WAL into whatever file
- * comes next). It reopens once the path holds a siprec-control ledger again (a restored backup,
- * migrated if older). It never makes a new ledger there itself: an empty ledger that looks healthy
- * would hide that the history is gone. Restarting the server is how to start afresh on purpose.
+ * the files watched. When the file at the path is no longer the one open (deleted, moved, or
+ * replaced by a rename), everything written from then on would go to a file no one will read; when
+ * its -wal or -shm is (a "stray journal" cleaned up), every commit since the last checkpoint would
+ * be lost at the next crash. So: every store call fails as unavailable (callbacks 503, /readyz 503;
+ * calls are still answered), the loss is logged once, the old connections are closed (which
+ * checkpoints a lost -wal into its file when that file is still the one at the path), and the -wal
+ * and -shm a lost file left at the path are renamed aside (SQLite would otherwise replay that WAL
+ * into whatever file comes next). It reopens once the path holds a siprec-control ledger again (the
+ * same file, or a restored backup, migrated if older). It never makes a new ledger there itself: an
+ * empty ledger that looks healthy would hide that the history is gone. Restarting the server is how
+ * to start afresh on purpose.
  */
 export function openSqliteLedger(file: string, options: SqliteLedgerOptions): Store {
   const { log, synchronous, busyTimeoutMs, checkEveryMs } = options;
@@ -60,8 +63,9 @@ export function openSqliteLedger(file: string, options: SqliteLedgerOptions): St
   let retry: NodeJS.Timeout | undefined;
   let closing = false;
 
-  function open(): Opening {
-    const db = openDatabase(file, { synchronous, busyTimeoutMs });
+  /** `mustExist` on a reopen: a file gone since it was looked at is not made afresh. */
+  function open(mustExist: boolean): Opening {
+    const db = openDatabase(file, { synchronous, busyTimeoutMs, mustExist });
     try {
       const opened = openedFile(db)!;
       held ??= heldAlertsOver(db);
@@ -71,6 +75,8 @@ export function openSqliteLedger(file: string, options: SqliteLedgerOptions): St
         busyTimeoutMs,
         checkEveryMs,
         identity: opened.identity,
+        wal: opened.wal,
+        shm: opened.shm,
         onStopped: (reason) => log.error({ reason }, 'LEDGER WRITER THREAD STOPPED: its writes failed; a new thread starts on the next write'),
         // A thread of an opening already given up may still report; only the current one counts.
         onFileLost: (reason) => current === opening && lose(reason),
@@ -83,7 +89,7 @@ export function openSqliteLedger(file: string, options: SqliteLedgerOptions): St
     }
   }
 
-  let current = open();
+  let current = open(false);
 
   const unavailable = () =>
     new StoreUnavailableError(`${lost?.reason ?? 'the ledger file was lost'}; waiting for a ledger at ${file} to reopen`);
@@ -142,7 +148,7 @@ export function openSqliteLedger(file: string, options: SqliteLedgerOptions): St
       let failure = why;
       if (!why) {
         try {
-          next = open();
+          next = open(true);
         } catch (err) {
           failure = `opening it failed: ${(err as Error).message}`;
         }
@@ -180,8 +186,8 @@ export function openSqliteLedger(file: string, options: SqliteLedgerOptions): St
     // Readiness checks the path itself, and is where a lost file is reopened as soon as it can be.
     ping: async () => {
       if (!lost && !closing) {
-        const now = identityAt(file);
-        if (now !== current.opened.identity) lose(describeLoss(file, current.opened.identity, now));
+        const reason = lossOf(current.opened);
+        if (reason) lose(reason);
       }
       if (lost) await reopen();
       if (lost) throw unavailable();

@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { identityAt, type FileIdentity } from './file-identity';
+import { identityAt, type OpenedFile } from './file-identity';
 
 export const MIGRATIONS_DIR = path.join(__dirname, '..', '..', '..', 'migrations');
 
@@ -12,16 +12,11 @@ export interface OpenOptions {
   migrationsDir?: string;
   /** false for a second connection to a file another connection has already migrated. */
   migrate?: boolean;
+  /** Fail rather than create the file: where a missing ledger must be noticed, not replaced by an empty one. */
+  mustExist?: boolean;
 }
 
-/** The files a connection opened, as they were named when it opened them. */
-export interface OpenedFile {
-  path: string;
-  identity: FileIdentity;
-  /** The -wal and -shm beside it (null if not there yet): after a loss, leftovers of the old file. */
-  wal: FileIdentity | null;
-  shm: FileIdentity | null;
-}
+export type { OpenedFile };
 
 const opened = new WeakMap<Database.Database, OpenedFile>();
 
@@ -31,17 +26,25 @@ export const openedFile = (db: Database.Database): OpenedFile | undefined => ope
 /** Opens the database file (creating its folder), sets its pragmas and (unless told not to) applies pending migrations. */
 export function openDatabase(file: string, options: OpenOptions = {}): Database.Database {
   if (file !== ':memory:') mkdirSync(path.dirname(file), { recursive: true });
-  const db = new Database(file);
+  const db = new Database(file, { fileMustExist: options.mustExist === true });
   try {
+    // Looked at as soon as SQLite has opened it, and again once ready: a file swapped in between
+    // (during the migrations, say) would otherwise pass for the one open, and never be noticed.
+    const identity = file === ':memory:' ? null : identityAt(file);
     db.pragma('journal_mode = WAL');
     db.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`);
     // Two processes share the file during a rolling restart: wait for the other's write to end.
     db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
     db.pragma('foreign_keys = ON');
     if (options.migrate !== false) migrate(db, options.migrationsDir ?? MIGRATIONS_DIR);
-    // Taken just after opening: a file swapped in between would only be noticed at the first check.
-    const identity = file === ':memory:' ? null : identityAt(file);
-    if (identity) opened.set(db, { path: file, identity, wal: identityAt(`${file}-wal`), shm: identityAt(`${file}-shm`) });
+    if (identity) {
+      // A fresh or rollback-mode file has no -wal or -shm until its first read: make them now, so
+      // that they are known (and guarded, and never taken for another file's after a loss).
+      db.prepare('SELECT count(*) FROM sqlite_master').get();
+      const now = identityAt(file);
+      if (now !== identity) throw new Error(`the ledger file ${file} was replaced while it was being opened (${identity}, then ${now})`);
+      opened.set(db, { path: file, identity, wal: identityAt(`${file}-wal`), shm: identityAt(`${file}-shm`) });
+    }
     return db;
   } catch (err) {
     db.close();

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import type { FileIdentity } from './file-identity';
+import { LEDGER_FILE_LOST, lossOf, type FileIdentity } from './file-identity';
 import type { LedgerWriter, LedgerWrites, WriteOp } from './writes';
 
 export interface WriterThreadData {
@@ -10,6 +10,9 @@ export interface WriterThreadData {
   busyTimeoutMs?: number;
   /** The file the request thread opened: the thread's own connection must be on the same one. */
   identity?: FileIdentity;
+  /** The -wal and -shm the request thread opened beside it (null: the thread's own are taken). */
+  wal?: FileIdentity | null;
+  shm?: FileIdentity | null;
   checkEveryMs?: number;
 }
 
@@ -81,6 +84,8 @@ export function writerThread(file: string, options: WriterThreadOptions = {}): L
     synchronous: options.synchronous,
     busyTimeoutMs: options.busyTimeoutMs,
     identity: options.identity,
+    wal: options.wal,
+    shm: options.shm,
     checkEveryMs: options.checkEveryMs,
   };
   const pending = new Map<number, Pending>();
@@ -90,6 +95,19 @@ export function writerThread(file: string, options: WriterThreadOptions = {}): L
   let worker: Worker | null = null;
   let down: { until: number; reason: string } | null = null;
   let closing: Promise<void> | null = null;
+
+  let toldLost = false;
+  const fileLost = (reason: string) => {
+    if (toldLost) return;
+    toldLost = true;
+    options.onFileLost?.(reason);
+  };
+  /**
+   * Why a new thread must not be started: its connection would open whatever is at the path now,
+   * and SQLite makes an empty database where nothing is.
+   */
+  const lostSinceOpened = () =>
+    data.identity === undefined ? null : lossOf({ path: file, identity: data.identity, wal: data.wal ?? null, shm: data.shm ?? null });
 
   const maxPending = options.maxPending ?? 10_000;
   const stopped = (reason: string) => Object.assign(new Error(reason), { code: 'WRITER_THREAD_STOPPED' });
@@ -105,7 +123,7 @@ export function writerThread(file: string, options: WriterThreadOptions = {}): L
     let lastError: Error | undefined;
     w.on('message', (replies: WriterReply[] | WriterNotice) => {
       if (!Array.isArray(replies)) {
-        options.onFileLost?.(replies.fileLost);
+        fileLost(replies.fileLost);
         return;
       }
       for (const [id, ok, value] of replies) {
@@ -157,6 +175,11 @@ export function writerThread(file: string, options: WriterThreadOptions = {}): L
       if (closing) return Promise.reject(new Error('the ledger writer is closed'));
       if (!worker) {
         if (down && Date.now() < down.until) return Promise.reject(stopped(down.reason));
+        const lost = lostSinceOpened();
+        if (lost) {
+          fileLost(lost);
+          return Promise.reject(Object.assign(new Error(`${lost}; no writer is started on whatever is there now`), { code: LEDGER_FILE_LOST }));
+        }
         down = null;
         worker = start();
       }

@@ -13,12 +13,13 @@ const port = parentPort;
 if (!port) throw new Error('writer-worker runs only as a worker thread');
 
 const data = workerData as WriterThreadData;
-// The main thread has applied the migrations already; this connection only writes.
-const db = openDatabase(data.file, { synchronous: data.synchronous, busyTimeoutMs: data.busyTimeoutMs, migrate: false });
+// The main thread has made and migrated the file already; this connection only writes (and a
+// missing file is a lost ledger, never one to make afresh).
+const db = openDatabase(data.file, { synchronous: data.synchronous, busyTimeoutMs: data.busyTimeoutMs, migrate: false, mustExist: true });
 // On this thread, the same writer the request thread uses when it writes for itself, guarding the
-// file the request thread opened. A loss is told at once, ahead of the replies it fails.
+// files the request thread opened. A loss is told at once, ahead of the replies it fails.
 const writer = inThreadWriter(db, {
-  expectedIdentity: data.identity,
+  expected: { identity: data.identity, wal: data.wal, shm: data.shm },
   checkEveryMs: data.checkEveryMs,
   onFileLost: (reason) => port.postMessage({ fileLost: reason } satisfies WriterNotice),
 });
