@@ -35,7 +35,8 @@ export function voiceRoute({ config, store, metrics, clock, alerts }: VoiceDeps)
     const twiml = fixedTwiml.get(route) ?? buildStartTwiml(plan, route.then, config.publicBaseUrl);
     // The call comes first: a caller must never be dropped, nor kept waiting, because the ledger is
     // down or locked. Past the deadline the TwiML goes; the write finishes or fails on its own.
-    const write = store.recordRequested(
+    // An async function, so that whatever throws on the way is a failed write, not a failed call.
+    const recordCall = async () => store.recordRequested(
       {
         callSid: call.CallSid,
         accountSid: call.AccountSid,
@@ -56,7 +57,8 @@ export function voiceRoute({ config, store, metrics, clock, alerts }: VoiceDeps)
             ? s.parameters
             : redactParameterList(Object.entries(route.siprec[i]!.parameters).map(([name, value]) => ({ name, value })), config.storeCallerNumbers),
       })),
-    ).catch((err: unknown) => {
+    );
+    const write = recordCall().catch((err: unknown) => {
       // Counted when it fails, before or after the answer; a write that commits late is no failure.
       metrics.ledgerWriteFailures.inc();
       req.log.error({ err, callSid: call.CallSid }, 'LEDGER WRITE FAILED: call answered but not recorded');
