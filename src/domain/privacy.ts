@@ -1,4 +1,4 @@
-import { isSupportedCountry, parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js/min';
+import { findPhoneNumbersInText, isSupportedCountry, parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js/min';
 
 export const CALLER_NUMBER_MODES = ['full', 'masked', 'none'] as const;
 export type CallerNumberMode = (typeof CALLER_NUMBER_MODES)[number];
@@ -44,10 +44,13 @@ export const KEPT_PARAMETERS = new Set([
 /** Where Twilio says which country a caller or callee is in: the countries a national number may be read in. */
 const COUNTRY_HINTS = ['CallerCountry', 'CalledCountry', 'FromCountry', 'ToCountry'] as const;
 
-// Only digits and the punctuation numbers are written with; anything else is not one number.
-const PHONE_TEXT = /^\+?[\d\s().\-/]+$/;
+// Only digits and the punctuation numbers are written with, starting as a number can (a leading
+// `-` is a negative quantity, such as a longitude); anything else is not one number.
+const PHONE_TEXT = /^[+(\d][\d\s().\-/]*$/;
 const SIP_WITH_USER = /^sips?:[^@\s]+@/i;
 const CLIENT_WITH_USER = /^client:\S/i;
+// The same identities inside a longer value (`"Alice" <sip:alice@pbx>;tag=…`).
+const IDENTITY_IN_TEXT = /(?<![a-z0-9])(?:sips?:[^@\s<>"]+@|client:[^\s<>"';,&?/])/i;
 
 /**
  * Whether libphonenumber-js reads `value` as a possible phone number: in international form
@@ -65,9 +68,55 @@ export function isPhoneNumber(value: string, countries: readonly CountryCode[] =
   return !text.startsWith('+') && countries.some((c) => parsePhoneNumberFromString(text, c)?.isPossible());
 }
 
-/** A value that identifies a person: a phone number, or a sip:/client: identity with a user part. */
+/**
+ * The value as written, and as it reads once full-width characters (`＋４４…`) are folded and
+ * percent-escapes (`%2B44…` in a URL, up to twice encoded) decoded: a number hidden either way is
+ * still the caller's.
+ */
+function readings(value: string): string[] {
+  const out = [value];
+  let text = value.normalize('NFKC');
+  if (text !== value) out.push(text);
+  for (let i = 0; i < 2 && /%[0-9a-f]{2}/i.test(text); i++) {
+    text = text.replace(/%([0-9a-f]{2})/gi, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+    out.push(text);
+  }
+  return out;
+}
+
+// `extended`: libphonenumber's POSSIBLE leniency, the same test as isPhoneNumber's (a number need not
+// be in an allocated range). International numbers only: a national one in free text is too often
+// a duration, a version or a timestamp.
+// Without a `+` there is none to find: most values are spared the search, the costliest step here.
+const numbersIn = (text: string) => (/[+\uFF0B]/.test(text) && /\p{Nd}/u.test(text) ? findPhoneNumbersInText(text, { extended: true }) : []);
+
+function holdsPersonal(text: string, countries: readonly CountryCode[]): boolean {
+  const trimmed = text.trim();
+  if (SIP_WITH_USER.test(trimmed) || CLIENT_WITH_USER.test(trimmed) || isPhoneNumber(text, countries)) return true;
+  return IDENTITY_IN_TEXT.test(text) || numbersIn(text).length > 0;
+}
+
+/**
+ * A value that identifies a person: a phone number, or a sip:/client: identity with a user part,
+ * as the whole value or inside it, as written or once folded or decoded (see readings).
+ */
 export function isPersonalValue(value: string, countries: readonly CountryCode[] = []): boolean {
-  return SIP_WITH_USER.test(value.trim()) || CLIENT_WITH_USER.test(value.trim()) || isPhoneNumber(value, countries);
+  return readings(value).some((text) => holdsPersonal(text, countries));
+}
+
+/**
+ * A personal value masked: the whole value when it is one number, or holds a sip:/client: identity
+ * (a SIP header's display name is the caller's name as much as CallerName is); otherwise each
+ * number inside it where it stands, so the rest of the text stays readable; and the whole value
+ * again if a number is left (it was encoded or folded, and so not where the pieces were found).
+ */
+function maskValue(value: string, countries: readonly CountryCode[]): string {
+  if (isPhoneNumber(value, countries) || readings(value).some((t) => IDENTITY_IN_TEXT.test(t))) return maskNumber(value);
+  let text = value;
+  for (const found of numbersIn(text).reverse()) {
+    text = `${text.slice(0, found.startsAt)}${maskNumber(text.slice(found.startsAt, found.endsAt))}${text.slice(found.endsAt)}`;
+  }
+  return isPersonalValue(text, countries) ? maskNumber(value) : text;
 }
 
 const countriesOf = (params: Record<string, unknown>): CountryCode[] =>
@@ -80,7 +129,7 @@ function redactValue(value: unknown, mode: Exclude<CallerNumberMode, 'full'>, co
     return kept.length > 0 ? kept : undefined;
   }
   if (typeof value !== 'string' || !isPersonalValue(value, countries)) return value;
-  return mode === 'masked' ? maskNumber(value) : undefined;
+  return mode === 'masked' ? maskValue(value, countries) : undefined;
 }
 
 /**
@@ -113,6 +162,6 @@ export function redactParameterList(parameters: ReadonlyArray<{ name: string; va
   if (mode === 'full') return parameters.map((p) => ({ ...p }));
   return parameters.flatMap((p) => {
     if (!isPersonalValue(p.value)) return [{ ...p }];
-    return mode === 'masked' ? [{ name: p.name, value: maskNumber(p.value) }] : [];
+    return mode === 'masked' ? [{ name: p.name, value: maskValue(p.value, []) }] : [];
   });
 }

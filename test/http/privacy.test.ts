@@ -83,6 +83,21 @@ describe.each(CALLER_NUMBER_MODES)('a number under a parameter name of its own, 
     else expect(onDisk()).not.toContain('7700900999');
   });
 
+  it('keeps a SIP header that carries the caller inside a longer value only as the mode allows, on disk too', async () => {
+    // Twilio passes a SIP call's X- headers on as SipHeader_X-…; this one is in name-addr form.
+    const header = '"Alice Smith" <sip:+447700900999@carrier.example.com>;tag=9fxced76sl';
+    const form = buildVoiceForm({ From: FROM, To: TO });
+    await t.postTwilio('/twilio/voice', form).expect(200);
+    await t.postTwilio('/twilio/siprec-status', buildStatusCallback({ CallSid: form.CallSid!, 'SipHeader_X-Original-Caller': header })).expect(204);
+
+    const payload = (await operatorApi(t).get(`/api/calls/${form.CallSid}`).expect(200)).body.sessions[0].events[0].payload;
+    if (mode === 'full') expect(payload['SipHeader_X-Original-Caller']).toBe(header);
+    if (mode === 'masked') expect(payload['SipHeader_X-Original-Caller']).toBe(`${'*'.repeat(header.length - 2)}sl`);
+    if (mode === 'none') expect(payload).not.toHaveProperty('SipHeader_X-Original-Caller');
+    if (mode === 'full') expect(onDisk()).toContain('7700900999');
+    else expect(onDisk()).not.toMatch(/7700900999|Alice Smith/);
+  });
+
   it('keeps a number given as a parameter of a SIPREC started through the API only as the mode allows', async () => {
     const form = buildVoiceForm({ To: '+15559990000' });
     await t.postTwilio('/twilio/voice', form).expect(200);

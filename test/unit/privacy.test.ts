@@ -174,13 +174,70 @@ describe('redactParameters by value, whatever the parameter is called', () => {
     );
   });
 
-  it('keeps a value with a letter that is not a sip:, client: or tel: identifier', () => {
-    const text = fc.string({ minLength: 1, maxLength: 40 }).filter((v) => /[A-Za-z]/.test(v) && !/^\s*(sips?|client|tel):/i.test(v));
+  it('keeps a value with a letter and no sip:, client: or tel: identifier', () => {
+    const text = fc.string({ minLength: 1, maxLength: 40 }).filter((v) => /[A-Za-z]/.test(v) && !/(sips?|client|tel):/i.test(v));
     fc.assert(
       fc.property(name, text, (key, value) => {
         expect(redactParameters({ [key]: value }, 'masked')).toEqual({ [key]: value });
         expect(redactParameters({ [key]: value }, 'none')).toEqual({ [key]: value });
       }),
     );
+  });
+});
+
+// Twilio passes a SIP call's X- headers on as SipHeader_X-… parameters, and connectors and carriers
+// add their own: a number or a SIP identity often sits inside a longer value, not as all of it.
+describe('redactParameters on a number or identity inside a longer value', () => {
+  const normalized = (v: unknown) => decodeURIComponent(String(v).normalize('NFKC'));
+  it.each([
+    ['a SIP name-addr', '<sip:+447700900999@carrier.example.com>;tag=9fxced76sl', '7700900999'],
+    ['a display name and a SIP URI', '"Alice" <sip:alice.smith@pbx.example.com>', 'alice.smith'],
+    ['a SIP URI in text', 'transferred via sips:alice.smith@pbx.example.com by the IVR', 'alice.smith'],
+    ['a client identity in text', 'answered by client:alice.smith', 'alice.smith'],
+    ['a number in text', 'transferred from +447700900999 by the IVR', '7700900999'],
+    ['a number in a URL', 'https://crm.example.com/lookup?phone=+447700900999&src=ivr', '7700900999'],
+    ['a percent-encoded number', 'https://crm.example.com/lookup?phone=%2B447700900999', '7700900999'],
+    ['a full-width number', '＋４４７７００９００９９９', '7700900999'],
+    ['a number with an extension', '+1 415 555 0100 ext. 12', '4155550'],
+  ])('masks %s in masked mode and drops it in none mode', (_what, value, secret) => {
+    const masked = redactParameters({ CallSid: 'CA1', Note: value }, 'masked');
+    expect(masked.CallSid).toBe('CA1');
+    expect(normalized(masked.Note).replace(/[\s.()-]/g, '')).not.toContain(secret);
+    expect(redactParameters({ CallSid: 'CA1', Note: value }, 'none')).toEqual({ CallSid: 'CA1' });
+  });
+
+  it('keeps the text around a masked number', () => {
+    expect(redactParameters({ Note: 'transferred from +447700900999 by the IVR' }, 'masked')).toEqual({ Note: 'transferred from +44********99 by the IVR' });
+    // An identity takes its display name and parameters with it: the whole value is masked.
+    const addr = '"Alice Smith" <sip:+447700900999@carrier.example.com>';
+    expect(redactParameters({ Note: addr }, 'masked')).toEqual({ Note: `${'*'.repeat(addr.length - 2)}m>` });
+  });
+
+  it('masks a possible number of any country between any text without digits', () => {
+    const countries = getCountries().filter((c) => getExampleNumber(c, examples) !== undefined);
+    const number = fc
+      .tuple(fc.constantFrom(...countries), fc.array(fc.integer({ min: 0, max: 9 }), { minLength: 1, maxLength: 3 }))
+      .map(([country, tail]) => {
+        const example = getExampleNumber(country, examples)!;
+        return parsePhoneNumberFromString(`+${example.countryCallingCode}${example.nationalNumber.slice(0, -tail.length)}${tail.join('')}`)!;
+      })
+      .filter((n) => n.isPossible());
+    const text = fc.stringMatching(/^[A-Za-z <>"'=:;&?/,_]{0,20}$/).map((s) => s.replace(/(sips?|client|tel):/gi, ''));
+    fc.assert(
+      fc.property(text, number, fc.constantFrom('E.164', 'INTERNATIONAL') as fc.Arbitrary<'E.164' | 'INTERNATIONAL'>, text, (before, n, format, after) => {
+        const value = `${before}${before ? ' ' : ''}${n.format(format)}${after ? ' ' : ''}${after}`;
+        const masked = redactParameters({ Note: value }, 'masked').Note as string;
+        expect(masked.replace(/\D/g, '')).not.toContain(n.nationalNumber);
+        expect(redactParameters({ Note: value }, 'none')).toEqual({});
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it.each([
+    ['a longitude', '-122.4194'],
+    ['a negative count', '-4155550100'],
+  ])('keeps %s, which no number is written as, even with a country hint', (_what, value) => {
+    expect(redactParameters({ CallerCountry: 'US', Note: value }, 'masked')).toEqual({ CallerCountry: 'US', Note: value });
   });
 });
