@@ -24,8 +24,10 @@ export interface RetentionOptions {
 export function startRetention({ store, retentionDays, logger, clock = Date.now, everyMs = DAY_MS }: RetentionOptions): () => Promise<void> {
   let running: Promise<void> | undefined;
   const purge = () => {
+    // One reading of the clock for both the cutoff and how long an open session may stay idle.
+    const now = clock();
     running ??= store
-      .purgeOlderThan(clock() - retentionDays * DAY_MS)
+      .purgeOlderThan(now - retentionDays * DAY_MS, undefined, now)
       .then(
         (r) => logger.info({ ...r, retentionDays }, 'retention purge done'),
         (err) => logger.error({ err }, 'retention purge failed; will try again at the next run'),

@@ -1,4 +1,6 @@
-import { parseAge } from '../../src/retention';
+import pino from 'pino';
+import { parseAge, startRetention } from '../../src/retention';
+import { eventually } from '../helpers/eventually';
 import { operatorApi } from '../helpers/operator-api';
 import { createTestApp, type TestApp } from '../helpers/test-app';
 import { buildStatusCallback, buildVoiceForm, newCallSid, newSiprecSid } from '../helpers/twilio-requests';
@@ -179,6 +181,30 @@ describe('retention counts from a call’s last activity', () => {
       { event: 'siprec-started', n: live.length },
       { event: 'siprec-stopped', n: acked.length },
     ]);
+  });
+});
+
+describe('startRetention', () => {
+  let t: TestApp;
+  beforeEach(() => (t = createTestApp()));
+  afterEach(async () => t.close());
+
+  it('judges how long a session has been idle by its own clock, as it judges the cutoff', async () => {
+    const form = buildVoiceForm({ To: '+15559990000' });
+    await t.postTwilio('/twilio/voice', form).expect(200);
+    await t.postTwilio('/twilio/siprec-status', buildStatusCallback({ CallSid: form.CallSid!, SiprecName: 'Gridspace_1' })).expect(204);
+    // By this clock the session has been active, with no callback, for 30 hours: its call is over.
+    const clock = () => Date.now() + 30 * 3_600_000;
+    const done: unknown[] = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => void done.push(JSON.parse(line)) });
+    const stop = startRetention({ store: t.store, retentionDays: 1, logger, clock, everyMs: 3_600_000 });
+    try {
+      await eventually('the first retention run', () => done.some((l) => (l as { msg?: string }).msg === 'retention purge done'));
+    } finally {
+      await stop();
+    }
+    expect(done).toContainEqual(expect.objectContaining({ msg: 'retention purge done', calls: 1 }));
+    await operatorApi(t).get(`/api/calls/${form.CallSid}`).expect(404);
   });
 });
 
