@@ -62,8 +62,22 @@ async function scrapeAfterTraffic(h: AlertHarness): Promise<Map<string, MetricFa
   await request(h.t.app).post(`/api/calls/${callSid}/siprec`).set('Authorization', BEARER).send({ connectorName: 'Gridspace_1', name: 'extra' }); // Twilio unreachable
   await request(h.t.app).get('/readyz').expect(200);
   await h.drain();
-  const res = await request(h.t.app).get('/metrics').set('Authorization', BEARER).expect(200);
-  return parsePrometheusText(res.text);
+  // The delivery is counted once its answer is in: wait for that, not for a fixed time.
+  for (const deadline = Date.now() + 10_000; ; ) {
+    const res = await request(h.t.app).get('/metrics').set('Authorization', BEARER).expect(200);
+    const families = parsePrometheusText(res.text);
+    if ((families.get('siprec_alert_deliveries_total')?.samples.length ?? 0) > 0 || Date.now() > deadline) return families;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/** The alerts the API lists, once none is still pending or retrying (bounded). */
+async function settledAlerts(h: AlertHarness) {
+  for (const deadline = Date.now() + 10_000; ; ) {
+    const alerts = await h.alertsApi();
+    if (alerts.every((a) => a.state !== 'pending' && a.state !== 'retrying') || Date.now() > deadline) return alerts;
+    await new Promise((r) => setTimeout(r, 25));
+  }
 }
 
 /** The family a series name belongs to (a histogram's _bucket, _sum and _count are its own). */
@@ -194,7 +208,7 @@ describe('deploy/alert-receiver/server.js', () => {
     try {
       await h.postError(await h.answeredCall(), 'gridspace');
       await h.dispatch();
-      const [alert] = await h.alertsApi();
+      const [alert] = await settledAlerts(h);
       expect(alert).toMatchObject({ kind: 'siprec-error', state: 'delivered', attempts: 1 });
       await receiver.waitFor(/"accepted":"[0-9a-f]{32}","kind":"siprec-error","severity":"error"/);
     } finally {

@@ -51,7 +51,7 @@ describe('the production path: npm ci, npm run build, npm prune --omit=dev, npm 
     server.signalGroup('SIGINT');
     await server.waitFor(/stopped; database closed/);
     await server.closed;
-  });
+  }, 60_000);
 
   it('the bin runs by itself (shebang and executable bit) and prints the package version', async () => {
     const run = await runChild(path.join(copy, 'dist', 'cli.js'), ['--version'], { cwd: data.dir, env: npmEnv() });
