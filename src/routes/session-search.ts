@@ -13,9 +13,13 @@ const instant = (name: string) =>
 
 /** The search filters of GET /api/sessions beyond state, callSid and connectorName. */
 export const searchFields = {
-  connectorPrefix: z.string({ error: 'connectorPrefix must be given once' }).min(1).max(128).optional(),
+  connectorPrefix: z
+    .string({ error: 'connectorPrefix must be given once' })
+    .min(1, 'connectorPrefix must not be empty')
+    .max(128, 'connectorPrefix must be at most 128 characters')
+    .optional(),
   siprecSid: z.string({ error: 'siprecSid must be given once' }).regex(SIPREC_SID, 'siprecSid must be SR followed by 32 lowercase hex digits').optional(),
-  phone: z.string({ error: 'phone must be given once' }).trim().min(1, 'phone must not be empty').max(64).optional(),
+  phone: z.string({ error: 'phone must be given once' }).trim().min(1, 'phone must not be empty').max(64, 'phone must be at most 64 characters').optional(),
   since: instant('since').optional(),
   until: instant('until').optional(),
   withTotal: z.enum(['true', 'false'], { error: 'withTotal must be true or false' }).transform((v) => v === 'true').optional(),

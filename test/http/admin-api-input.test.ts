@@ -119,4 +119,22 @@ describe('operator API: input that must be refused', () => {
       await api().get(`/api/sessions?connectorName=${'x'.repeat(128)}`).expect(200);
     });
   });
+
+  describe('GET /api/sessions filters that are too long or empty say so, not "must be given once"', () => {
+    it.each([
+      ['connectorPrefix', 'x'.repeat(129), 'connectorPrefix must be at most 128 characters'],
+      ['connectorPrefix', '', 'connectorPrefix must not be empty'],
+      ['phone', `+1${'5'.repeat(63)}`, 'phone must be at most 64 characters'],
+    ])('%s=%j → 400 %j', async (field, value, message) => {
+      const res = await operatorApi(t).get(`/api/sessions?${field}=${encodeURIComponent(value)}`).expect(400);
+      expect(res.body).toEqual({ error: 'query is malformed', details: [{ path: field, message }] });
+    });
+
+    it.each([
+      ['connectorPrefix', 'x'.repeat(128)],
+      ['phone', `+1${'5'.repeat(62)}`],
+    ])('%s at its longest is accepted', async (field, value) => {
+      await operatorApi(t).get(`/api/sessions?${field}=${encodeURIComponent(value)}`).expect(200);
+    });
+  });
 });
