@@ -58,6 +58,19 @@ export function deriveSession(events: EventFact[]): DerivedSession {
   };
 }
 
+/**
+ * The ledger's name for the session Twilio knows as `sid`, named `name`, among its call's sessions:
+ * the session holding that SID; else the one of that name, unless it holds another SID. That is a
+ * second session started under one name, which is kept apart under its SID, as the status
+ * callbacks file it (store/sqlite/writes.ts, applyEvent), so that nothing of one lands on the other.
+ */
+export function ledgerNameOf(sessions: ReadonlyArray<{ name: string; siprecSid: string | null }>, sid: string, name: string): string {
+  const bySid = sessions.find((s) => s.siprecSid === sid);
+  if (bySid) return bySid.name;
+  const named = sessions.find((s) => s.name === name);
+  return named && named.siprecSid !== null ? sid : name;
+}
+
 /** Each `<Siprec>` forks two streams and Twilio allows four per call. */
 export const MAX_OPEN_SESSIONS_PER_CALL = 2;
 /** A session holds a slot while requested or active and not asked to stop. */

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { Config } from '../config';
 import { SIPREC_NAME } from '../config/routes';
 import { redactParameterList } from '../domain/privacy';
-import { MAX_OPEN_SESSIONS_PER_CALL } from '../domain/sessions';
+import { ledgerNameOf, MAX_OPEN_SESSIONS_PER_CALL } from '../domain/sessions';
 import { HttpError } from '../http/errors';
 import { cursorSigner } from '../store/cursor';
 import {
@@ -235,14 +235,26 @@ export function adminApiRoutes({ config, store, siprecApi, clock }: AdminApiDeps
         );
       }
       const given = await store.releaseStart(taken.reservation).then(
-        () => true,
+        (released) => (released ? 'released' : 'kept'),
         (releaseErr: unknown) => {
           req.log.error({ err: releaseErr, callSid, name: body.name }, 'SIPREC start refused, but its ledger reservation could not be given back');
-          return false;
+          return 'failed';
         },
       );
-      if (!given) {
+      if (given === 'failed') {
         throw new HttpError(503, `Twilio did not start SIPREC "${body.name}", but the ledger could not give back its reservation: it stays requested until stopped`, { cause: err });
+      }
+      if (given === 'kept') {
+        // Twilio called back (or a stop reached it) before its refusal arrived: the session exists for
+        // Twilio after all, and what its callbacks recorded stays. Saying "nothing was recorded" would be false.
+        req.log.warn({ err, callSid, name: body.name }, 'SIPREC start answered with an error, but a callback or a stop for it had arrived: kept');
+        const said = err instanceof Error ? err.message : String(err);
+        throw new HttpError(
+          502,
+          `Twilio answered the start with an error (${said}), but a status callback or a stop for SIPREC "${body.name}" arrived meanwhile: ` +
+            'the ledger keeps it as they recorded it; check it with GET on the call',
+          { cause: err, details: err instanceof TwilioApiError ? twilioDetails(err) : undefined },
+        );
       }
       throw twilioFailure(`call ${callSid} (it may have ended)`, err);
     }
@@ -262,9 +274,10 @@ export function adminApiRoutes({ config, store, siprecApi, clock }: AdminApiDeps
     const stopped = await twilioCall(`call ${callSid} or its SIPREC session "${name}"`, () => siprecApi.stop(callSid, name));
     const unrecorded = `SIPREC ${stopped.sid} was stopped on Twilio but the ledger could not record it; its status callback will`;
     const detail = await ledger(() => store.getCall(callSid), unrecorded);
-    // The operator may have addressed it by SID; the ledger keys sessions by name.
-    const known = detail?.sessions.find((s) => s.name === name) ?? detail?.sessions.find((s) => s.siprecSid === stopped.sid);
-    const ledgerName = known?.name ?? stopped.name;
+    // The operator may have addressed it by SID, and Twilio's answer says which session it stopped: the
+    // ledger keys sessions by name, and one holding another SID must not be marked (its slot would free).
+    const reportedName = stopped.name === stopped.sid && name !== stopped.sid ? name : stopped.name;
+    const ledgerName = ledgerNameOf(detail?.sessions ?? [], stopped.sid, reportedName);
     const at = clock();
     await ledger(() => store.markStopRequested(newCall(callSid, at), [ledgerName], at), unrecorded);
     res.status(202).json(await sessionOf(callSid, ledgerName, unrecorded));

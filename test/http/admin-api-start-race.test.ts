@@ -1,6 +1,10 @@
 import { createServer, type Server } from 'node:http';
+import pino from 'pino';
 import request from 'supertest';
+import { createApp } from '../../src/app';
 import { startFakeTwilio, type FakeTwilio } from '../../src/dev/fake-twilio';
+import { createMetrics } from '../../src/metrics';
+import type { SiprecApi } from '../../src/twilio/rest';
 import { TEST_ACCOUNT_SID, TEST_AUTH_TOKEN } from '../helpers/env';
 import { BEARER, ledgerRows, operatorApi } from '../helpers/operator-api';
 import { createTestApp, type TestApp } from '../helpers/test-app';
@@ -120,6 +124,59 @@ describe('operator API: concurrent starts on one call', () => {
       expect(created + second.filter((r) => r.status === 201).length).toBe(2);
       expect(startsAskedOf(callSid)).toHaveLength(4);
       expect(openInLedger(callSid)).toBe(2);
+    });
+  });
+
+  describe('when its status callback arrives before Twilio answers the start, and the answer is a refusal', () => {
+    it('keeps the session its callback confirmed, with its event, and does not say nothing was recorded', async () => {
+      const callSid = newCallSid();
+      fake.calls.add(callSid);
+      const cb = buildStatusCallback({ CallSid: callSid, SiprecName: 'Fast' });
+      // Twilio calls back while its answer to the start is still on the way; the answer then refuses.
+      const siprecApi: SiprecApi = {
+        ...t.siprecApi,
+        start: async (...args) => {
+          await t.postTwilio('/twilio/siprec-status', cb).expect(204);
+          return t.siprecApi.start(...args);
+        },
+      };
+      const app = createApp({ config: t.config, store: t.store, metrics: createMetrics(), siprecApi, logger: pino({ level: 'silent' }) });
+      fake.failNext('400');
+      const res = await request(app).post(`/api/calls/${callSid}/siprec`).set('Authorization', BEARER).send({ connectorName: 'Fast' }).expect(502);
+      expect(res.body.error).not.toMatch(/nothing was recorded/);
+      expect(res.body.error).toMatch(/status callback .*SIPREC "Fast".*ledger keeps it/);
+      const { body } = await operatorApi(t).get(`/api/calls/${callSid}`).expect(200);
+      expect(body.sessions).toEqual([expect.objectContaining({ name: 'Fast', siprecSid: cb.SiprecSid, state: 'active', events: [expect.objectContaining({ event: 'siprec-started' })] })]);
+    });
+  });
+
+  describe('a stop addressed by SID to a second session Twilio runs under a recorded name', () => {
+    it('files the stop under that SID, leaves the recorded session open, and still holds the limit of two', async () => {
+      const callSid = newCallSid();
+      fake.calls.add(callSid);
+      const api = operatorApi(t);
+      const recorded = (await api.post(`/api/calls/${callSid}/siprec`, { connectorName: 'Rec', name: 'rec' }).expect(201)).body.siprecSid as string;
+      await api.post(`/api/calls/${callSid}/siprec`, { connectorName: 'Rec', name: 'second' }).expect(201);
+      // Other tooling started another session under the same name.
+      const other = fake.addSiprec(callSid, 'rec');
+
+      const res = await api.post(`/api/calls/${callSid}/siprec/${other.sid}/stop`).expect(202);
+      expect(res.body).toMatchObject({ name: other.sid, stopRequestedAt: expect.any(String) });
+      const { body } = await api.get(`/api/calls/${callSid}`).expect(200);
+      expect(body.sessions.find((s: { name: string }) => s.name === 'rec')).toMatchObject({ siprecSid: recorded, stopRequestedAt: null });
+      // 'rec' and 'second' are still recording on Twilio: a third start is refused, and Twilio not asked.
+      const asked = startsAskedOf(callSid).length;
+      await api.post(`/api/calls/${callSid}/siprec`, { connectorName: 'Rec', name: 'third' }).expect(409);
+      expect(startsAskedOf(callSid)).toHaveLength(asked);
+
+      // Its callback joins the session the stop filed, rather than merging into 'rec'.
+      await t.postTwilio('/twilio/siprec-status', buildStatusCallback({ CallSid: callSid, SiprecName: 'rec', SiprecSid: other.sid, SiprecEvent: 'siprec-stopped' })).expect(204);
+      const after = (await api.get(`/api/calls/${callSid}`).expect(200)).body.sessions as Array<{ name: string; siprecSid: string; state: string }>;
+      expect(after.map((s) => [s.name, s.siprecSid, s.state])).toEqual([
+        ['rec', recorded, 'requested'],
+        ['second', expect.any(String), 'requested'],
+        [other.sid, other.sid, 'stopped'],
+      ]);
     });
   });
 

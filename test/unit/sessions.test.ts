@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { deriveSession, isTimestampSkewed, parseTwilioTimestamp, type EventFact } from '../../src/domain/sessions';
+import { deriveSession, isTimestampSkewed, ledgerNameOf, parseTwilioTimestamp, type EventFact } from '../../src/domain/sessions';
 
 const base = Date.UTC(2026, 10, 26, 9, 0, 0);
 const eventArb: fc.Arbitrary<EventFact> = fc.record({
@@ -132,5 +132,19 @@ describe('isTimestampSkewed', () => {
     [null, base, false],
   ])('occurred %p, received %p → %p', (occurredAt, receivedAt, skewed) => {
     expect(isTimestampSkewed(occurredAt, receivedAt)).toBe(skewed);
+  });
+});
+
+describe('ledgerNameOf', () => {
+  const A = `SR${'a'.repeat(32)}`;
+  const B = `SR${'b'.repeat(32)}`;
+  it.each<[string, Array<{ name: string; siprecSid: string | null }>, string, string, string]>([
+    ['the session holding the SID, whatever its name', [{ name: 'rec', siprecSid: B }], B, 'other', 'rec'],
+    ['the named session that has no SID yet', [{ name: 'rec', siprecSid: null }], B, 'rec', 'rec'],
+    ['the name, for a session the ledger does not know', [{ name: 'x', siprecSid: A }], B, 'rec', 'rec'],
+    ['the SID, when the name holds another SID', [{ name: 'rec', siprecSid: A }], B, 'rec', B],
+    ['the SID-named session made for it before', [{ name: 'rec', siprecSid: A }, { name: B, siprecSid: null }], B, 'rec', B],
+  ])('%s', (_what, sessions, sid, name, expected) => {
+    expect(ledgerNameOf(sessions, sid, name)).toBe(expected);
   });
 });
