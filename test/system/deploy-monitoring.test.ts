@@ -15,10 +15,9 @@ import { parsePrometheusText, type MetricFamily } from '../helpers/prometheus-te
 import { readExpr } from '../helpers/promql';
 import { buildStatusCallback } from '../helpers/twilio-requests';
 import { ROOT } from '../helpers/server-process';
+import { parse as parseYaml } from 'yaml';
 
-// js-yaml comes with jest (through @istanbuljs/load-nyc-config); no YAML parser is a direct dependency.
-const yaml = require('js-yaml') as { safeLoad?(text: string): unknown; load(text: string): unknown };
-const loadYaml = (text: string) => (yaml.safeLoad ?? yaml.load)(text);
+const loadYaml = (text: string): unknown => parseYaml(text);
 
 const DEPLOY = path.join(ROOT, 'deploy');
 /** Series Prometheus makes itself at each scrape, and the labels it adds to every series. */
