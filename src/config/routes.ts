@@ -74,9 +74,11 @@ const dialTarget = z.string({ error: 'then.dial must be a string' }).superRefine
   if (why) ctx.addIssue({ code: 'custom', message: `${v} is not a possible phone number: ${why}` });
 });
 // Twilio fetches the next TwiML from it with the call's details (numbers, CallSid) in the request.
-const httpsUrl = z
-  .url({ protocol: /^https$/, error: 'must be an absolute https URL' })
-  .refine((v) => !/[\s]/.test(v), 'must not contain white space');
+// `https:host/path` parses as a URL but, resolved against our own URL, is a path on our host.
+const httpsUrl = z.string({ error: 'must be an absolute https URL' }).superRefine((v, ctx) => {
+  if (!/^https:\/\/[^/?#]/i.test(v) || !URL.canParse(v)) return void ctx.addIssue({ code: 'custom', message: 'must be an absolute https URL' });
+  if (/\s/.test(v)) ctx.addIssue({ code: 'custom', message: 'must not contain white space' });
+});
 
 const continuation = z.union(
   [
@@ -130,6 +132,7 @@ function protoKeys(value: unknown, path: PropertyKey[], issues: RoutesIssue[]): 
 
 /** The rules across routes and entries, read from the raw file so that no other problem hides them. */
 function crossChecks(routes: unknown[], issues: RoutesIssue[]): void {
+  if (routes.length === 0) return; // "at least the default route" says it already
   const defaults = routes.flatMap((r, i) => (isObject(r) && r.to === undefined ? [i] : []));
   if (defaults.length !== 1) {
     issues.push({ path: ['routes'], message: `exactly one route must have no "to" (the default); found ${defaults.length}` });
@@ -144,7 +147,8 @@ function crossChecks(routes: unknown[], issues: RoutesIssue[]): void {
         if (typeof number !== 'string') return;
         const first = routedBy.get(number);
         if (first === undefined) return void routedBy.set(number, i);
-        issues.push({ path: ['routes', i, 'to', j], message: `${number} is already routed by routes[${first}], so this entry could never match` });
+        const message = first === i ? `${number} is listed twice in this route` : `${number} is already routed by routes[${first}], so this entry could never match`;
+        issues.push({ path: ['routes', i, 'to', j], message });
       });
     }
     if (!Array.isArray(r.siprec)) return;

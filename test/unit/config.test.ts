@@ -251,6 +251,11 @@ describe('loadConfig', () => {
       ['a bad dial target', { routes: [{ siprec, then: { dial: '555-1234' } }] }, 'routes.json.routes[0].then.dial: then.dial must be an E.164 number (+15551230000), a sip: URI or a client: identity'],
       ['a relative redirect', { routes: [{ siprec, then: { redirect: '/next' } }] }, 'routes.json.routes[0].then.redirect: must be an absolute https URL'],
       ['a plain-http redirect', { routes: [{ siprec, then: { redirect: 'http://x' } }] }, 'routes.json.routes[0].then.redirect: must be an absolute https URL'],
+      // WHATWG URL reads it as https://foo/, a resolver relative to our own URL as a path on our host.
+      ['a redirect with no host after https:', { routes: [{ siprec, then: { redirect: 'https:ivr.example.com/next' } }] }, 'routes.json.routes[0].then.redirect: must be an absolute https URL'],
+      ['a redirect with white space', { routes: [{ siprec, then: { redirect: 'https://ivr.example.com/next step' } }] }, 'routes.json.routes[0].then.redirect: must not contain white space'],
+      ['an empty list of routes', { routes: [] }, 'routes.json.routes: routes must hold at least the default route'],
+      ['a number twice in one route', { routes: [{ to: ['+15550000001', '+15550000001'], siprec, then }, { siprec, then }] }, 'routes.json.routes[0].to[1]: +15550000001 is listed twice in this route'],
       ['a dial number too short to exist', { routes: [{ siprec, then: { dial: '+1555' } }] }, 'routes.json.routes[0].then.dial: +1555 is not a possible phone number: too short for country code +1'],
       ['a dial number too long to exist', { routes: [{ siprec, then: { dial: '+442071838750123' } }] }, 'routes.json.routes[0].then.dial: +442071838750123 is not a possible phone number: too long for country code +44'],
       ['a to number with no country', { routes: [{ to: ['+999123456789'], siprec, then }, { siprec, then }] }, 'routes.json.routes[0].to[0]: +999123456789 is not a possible phone number: no country has this calling code'],
