@@ -1,6 +1,8 @@
 import pino from 'pino';
 import { parseAge, startRetention } from '../../src/retention';
 import { eventually } from '../helpers/eventually';
+import { startFakeTwilio, type FakeTwilio } from '../../src/dev/fake-twilio';
+import { TEST_ACCOUNT_SID, TEST_AUTH_TOKEN } from '../helpers/env';
 import { operatorApi } from '../helpers/operator-api';
 import { createTestApp, type TestApp } from '../helpers/test-app';
 import { buildStatusCallback, buildVoiceForm, newCallSid, newSiprecSid } from '../helpers/twilio-requests';
@@ -181,6 +183,59 @@ describe('retention counts from a call’s last activity', () => {
       { event: 'siprec-started', n: live.length },
       { event: 'siprec-stopped', n: acked.length },
     ]);
+  });
+});
+
+describe('every write that touches a call counts as its activity', () => {
+  let t: TestApp;
+  let fake: FakeTwilio;
+  let now: number;
+  beforeEach(async () => {
+    now = Date.now() - 60 * 60_000;
+    fake = await startFakeTwilio({ accountSid: TEST_ACCOUNT_SID, authToken: TEST_AUTH_TOKEN });
+    t = createTestApp({ clock: () => now, twilio: fake });
+  });
+  afterEach(async () => {
+    await t.close();
+    await fake.close();
+  });
+
+  // Idle since before `now` (and, a day on, past any open session's limit): purged only if the write
+  // just made left the call's last activity behind it.
+  const purgedIfIdleBeforeNow = async () => (await t.store.purgeOlderThan(now, 500, now + 26 * 3_600_000)).calls;
+
+  it('keeps the call after each of the voice webhook, a callback, a new session’s callback, a stop and a REST start and stop', async () => {
+    const form = buildVoiceForm({ To: '+15559990000' });
+    const callSid = form.CallSid!;
+    fake.calls.add(callSid);
+    const siprecSid = newSiprecSid();
+    const steps: Array<[string, () => Promise<unknown>]> = [
+      ['the voice webhook', () => t.postTwilio('/twilio/voice', form).expect(200)],
+      ['a callback of a known session', () => t.postTwilio('/twilio/siprec-status', buildStatusCallback({ CallSid: callSid, SiprecName: 'Gridspace_1', SiprecSid: siprecSid, Timestamp: new Date(now).toISOString() })).expect(204)],
+      ['a callback of a session the ledger did not know', () => t.postTwilio('/twilio/siprec-status', buildStatusCallback({ CallSid: callSid, SiprecName: 'elsewhere', Timestamp: new Date(now).toISOString() })).expect(204)],
+      ['a stop from the call flow', () => t.postTwilio('/twilio/siprec-stop?name=Gridspace_1', form).expect(200)],
+      ['a start through the API', () => operatorApi(t).post(`/api/calls/${callSid}/siprec`, { connectorName: 'Compliance_SRS', name: 'extra' }).expect(201)],
+      ['a stop through the API', () => operatorApi(t).post(`/api/calls/${callSid}/siprec/extra/stop`, {}).expect(202)],
+    ];
+    const kept: string[] = [];
+    for (const [what, step] of steps) {
+      now += 60_000;
+      await step();
+      if ((await purgedIfIdleBeforeNow()) === 0) kept.push(what);
+      else break;
+    }
+    expect(kept).toEqual(steps.map(([what]) => what));
+    // The control: a minute on with no write, the same purge deletes the call.
+    now += 60_000;
+    expect(await purgedIfIdleBeforeNow()).toBe(1);
+  });
+
+  it('keeps a call that a callback for an unknown call has just created', async () => {
+    now += 60_000;
+    await t.postTwilio('/twilio/siprec-status', buildStatusCallback({ Timestamp: new Date(now).toISOString() })).expect(204);
+    expect(await purgedIfIdleBeforeNow()).toBe(0);
+    now += 60_000;
+    expect(await purgedIfIdleBeforeNow()).toBe(1);
   });
 });
 
