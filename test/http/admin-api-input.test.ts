@@ -92,6 +92,15 @@ describe('operator API: input that must be refused', () => {
       await expectRefused(json, [path], /well-formed/);
     });
 
+    it('in a body nested thousands deep, still answers 400, with the place named in a few segments', async () => {
+      const depth = 10_000;
+      const json = `{"connectorName":"Rec","x":${'{"a":'.repeat(depth)}"\\ud800"${'}'.repeat(depth)}}`;
+      const res = await postRaw(json).expect(400);
+      expect(res.body.details).toEqual([{ path: `x.${'a.'.repeat(15)}…`, message: expect.stringMatching(/well-formed/) }]);
+      expect(JSON.stringify(res.body).length).toBeLessThan(500);
+      expect(fake.requests).toEqual([]);
+    });
+
     it('accepts characters outside the BMP (a proper surrogate pair) and sends them to Twilio unchanged', async () => {
       await postRaw(body({ connectorName: 'Rec', parameters: { Agent: 'Zoë 🎙️' } })).expect(201);
       expect(fake.requests[0]!.form['Parameter1.Value']).toBe('Zoë 🎙️');

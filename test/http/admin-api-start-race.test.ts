@@ -3,7 +3,11 @@ import pino from 'pino';
 import request from 'supertest';
 import { createApp } from '../../src/app';
 import { startFakeTwilio, type FakeTwilio } from '../../src/dev/fake-twilio';
+import { MAX_OPEN_SESSIONS_PER_CALL } from '../../src/domain/sessions';
 import { createMetrics } from '../../src/metrics';
+import { createSqliteStore } from '../../src/store/sqlite';
+import { openDatabase } from '../../src/store/sqlite/open';
+import type { Store } from '../../src/store/store';
 import type { SiprecApi } from '../../src/twilio/rest';
 import { TEST_ACCOUNT_SID, TEST_AUTH_TOKEN } from '../helpers/env';
 import { BEARER, ledgerRows, operatorApi } from '../helpers/operator-api';
@@ -83,6 +87,33 @@ describe('operator API: concurrent starts on one call', () => {
       expect(startsAskedOf(form.CallSid!)).toHaveLength(1);
       expect(openInLedger(form.CallSid!)).toBe(2);
     }
+  });
+
+  describe('reservations from two connections on one file (the writer thread, and an in-thread writer as the CLI or another process has)', () => {
+    it.each([
+      ['distinct names', (i: number) => `n-${i}`, 2],
+      ['the same name', () => 'same', 1],
+    ])(`with %s, ${AT_ONCE} from each at once take exactly the free slots, over ${TRIALS} trials, and none fails`, async (_what, nameOf, expected) => {
+      const other = createSqliteStore(openDatabase(t.config.databasePath));
+      try {
+        for (let trial = 0; trial < TRIALS; trial++) {
+          const callSid = newCallSid();
+          const reserve = (store: Store, i: number) =>
+            store.reserveStart(
+              { callSid, accountSid: TEST_ACCOUNT_SID, from: null, to: null, direction: null, receivedAt: Date.now() },
+              { name: nameOf(i), connectorName: 'Rec', track: 'inbound_track', parameters: [] },
+              MAX_OPEN_SESSIONS_PER_CALL,
+            );
+          const results = await Promise.allSettled(Array.from({ length: AT_ONCE * 2 }, (_, i) => reserve(i % 2 === 0 ? t.store : other, i)));
+          expect({ trial, failed: results.filter((r) => r.status === 'rejected') }).toEqual({ trial, failed: [] });
+          const reserved = results.filter((r) => r.status === 'fulfilled' && r.value.reserved);
+          expect({ trial, reserved: reserved.length }).toEqual({ trial, reserved: expected });
+          expect(await t.store.openSessions(callSid)).toHaveLength(expected);
+        }
+      } finally {
+        await other.close();
+      }
+    });
   });
 
   describe('when Twilio refuses a start', () => {
