@@ -90,6 +90,12 @@ export function postAlert(target: WebhookTarget, alert: Alert, options: { timeou
       return resolve({ ok: false, error: unreachable(err) });
     }
     req.on('error', (err) => settle(status === undefined ? { ok: false, error: unreachable(err) } : answered()));
+    // A 101 is no answer to a POST: without this listener node:http would leave the attempt to the timeout.
+    req.on('upgrade', (res, socket) => {
+      socket.destroy();
+      status = res.statusCode ?? 0;
+      settle(answered());
+    });
     req.end(body);
   });
 }

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer, type Socket } from 'node:net';
 import { startAlertHarness, type AlertHarness } from '../helpers/alert-harness';
 import { startAlertReceiver, type AlertReceiver } from '../helpers/alert-receiver';
 import { tempDir, type TempDir } from '../helpers/env';
@@ -16,6 +16,28 @@ const SOCKET_BUFFERS = 16 * 1024 * 1024;
 const listen = (server: Server) =>
   new Promise<string>((resolve) => server.listen(0, '127.0.0.1', () => resolve(String((server.address() as AddressInfo).port))));
 const close = (server: Server) => new Promise<void>((resolve) => (server.closeAllConnections(), server.close(() => resolve())));
+
+/** A receiver below HTTP: once a request's headers are in, `answer` writes raw bytes to its socket. */
+async function rawReceiver(answer: (socket: Socket) => void): Promise<{ url: string; close(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const server: TcpServer = createTcpServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket)).on('error', () => undefined);
+    let head = '';
+    const onData = (chunk: Buffer) => {
+      head += chunk.toString('latin1');
+      if (!head.includes('\r\n\r\n')) return;
+      socket.off('data', onData);
+      answer(socket);
+    };
+    socket.on('data', onData);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`,
+    close: () => new Promise<void>((resolve) => (sockets.forEach((s) => s.destroy()), server.close(() => resolve()))),
+  };
+}
 
 describe('alert delivery: what the receiver answers', () => {
   let h: AlertHarness;
@@ -82,6 +104,35 @@ describe('alert delivery: what the receiver answers', () => {
     await h.dispatch();
     expect(Date.now() - started).toBeGreaterThanOrEqual(300);
     expect(await onlyAlert()).toMatchObject({ state: 'retrying', attempts: 1, lastError: 'no answer within 300 ms' });
+  });
+
+  it('keeps a 2xx delivered when the connection is reset after the status line', async () => {
+    const raw = await rawReceiver((socket) => {
+      socket.write('HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\nok');
+      setTimeout(() => socket.resetAndDestroy(), 20);
+    });
+    try {
+      h = await startAlertHarness({ env: { ALERT_WEBHOOK_URL: raw.url } });
+      await raiseOne();
+      await h.dispatch();
+      expect(await onlyAlert()).toMatchObject({ state: 'delivered', attempts: 1, lastError: null });
+    } finally {
+      await raw.close();
+    }
+  });
+
+  it('fails an attempt answered 101 (an upgrade is no delivery) at once, quoting the status', async () => {
+    const raw = await rawReceiver((socket) => socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n'));
+    try {
+      h = await startAlertHarness({ env: { ALERT_WEBHOOK_URL: raw.url }, dispatcher: { timeoutMs: 10_000 } });
+      await raiseOne();
+      const started = performance.now();
+      await h.dispatch();
+      expect(await onlyAlert()).toMatchObject({ state: 'retrying', attempts: 1, lastError: 'receiver answered 101' });
+      expect(performance.now() - started).toBeLessThan(5_000); // the answer decided, not the timeout
+    } finally {
+      await raw.close();
+    }
   });
 
   it('delivers to a receiver on a port that fetch refuses as "bad port" (10080, 6000, 5060 …)', async () => {
