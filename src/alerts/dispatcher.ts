@@ -13,8 +13,10 @@ export interface DispatcherOptions {
   clock?: () => number;
   timeoutMs?: number;
   retry?: RetryPolicy;
-  /** Most alerts sent in one pass. */
+  /** Most attempts in flight at once. */
   batchSize?: number;
+  /** Called when an attempt's outcome is recorded: its retry, or a free slot, may be what is due next. */
+  onSettled?: () => void;
 }
 
 const outcomeOf = (s: DeliveryStatus) => (s.state === 'delivered' ? 'delivered' : s.state === 'gave_up' ? 'gave_up' : 'failed');
@@ -22,9 +24,13 @@ const outcomeOf = (s: DeliveryStatus) => (s.state === 'delivered' ? 'delivered' 
 /**
  * Sends due alerts to the webhook, away from any Twilio request. Held alerts (raised while the
  * ledger could not write) are sent from memory and moved to the outbox as soon as it writes again.
+ * A pass starts the attempts that are due and returns without waiting for their answers, so an
+ * attempt that waits for a slow receiver (up to the timeout) holds back no other alert's time.
  */
 export function createAlertDispatcher(options: DispatcherOptions) {
-  const { outbox, webhook, logger, metrics, clock = Date.now, retry = DEFAULT_RETRY, batchSize = 10 } = options;
+  const { outbox, webhook, logger, metrics, clock = Date.now, retry = DEFAULT_RETRY, batchSize = 10, onSettled } = options;
+  /** Attempts waiting for their answer, by alert id: a held one stays in memory and is not sent again meanwhile. */
+  const inFlight = new Map<string, Promise<void>>();
   const timeoutMs = options.timeoutMs ?? DEFAULT_WEBHOOK_TIMEOUT_MS;
   // Longer than one attempt can take, so a claimed alert is not sent twice, yet soon retried if this process dies.
   const leaseMs = timeoutMs * 2 + 5_000;
@@ -44,28 +50,51 @@ export function createAlertDispatcher(options: DispatcherOptions) {
     }
   }
 
+  function launch(target: WebhookTarget, alert: Alert, record: (status: DeliveryStatus) => Promise<void> | void): void {
+    // deliver() handles its own failures; this catch only keeps a bug from becoming an unhandled rejection.
+    const attempt = deliver(target, alert, record)
+      .catch((err: unknown) => logger.error({ err, alertId: alert.id }, 'alert attempt failed unexpectedly'))
+      .finally(() => {
+        inFlight.delete(alert.id);
+        onSettled?.();
+      });
+    inFlight.set(alert.id, attempt);
+  }
+
   return {
     /**
-     * One pass: move held alerts into the outbox if the ledger writes again, then send what is due.
-     * Returns when the next alert is due, for the caller to run again then (null: none known).
+     * One pass: move held alerts into the outbox if the ledger writes again, then start the attempts
+     * that are due (at most `batchSize` in flight). Returns when the next alert is due, for the caller
+     * to run again then (null: none known); the attempts go on (see `settled`).
      */
     async runOnce(): Promise<number | null> {
       const now = clock();
-      await outbox.flushHeld(now).catch((err) => logger.debug({ err }, 'held alerts stay in memory: the ledger still cannot write'));
+      const sending = new Set(inFlight.keys());
+      await outbox.flushHeld(now, sending).catch((err) => logger.debug({ err }, 'held alerts stay in memory: the ledger still cannot write'));
       if (!webhook) return null;
-      const held = outbox.dueHeld(now);
-      const claimed = await outbox.claimDue(now, leaseMs, batchSize).catch((err) => {
-        logger.warn({ err }, 'alert outbox unavailable; will try again');
-        return [] as Alert[];
-      });
-      await Promise.all([
-        ...held.map((a) => deliver(webhook, a, (s) => outbox.updateHeld(a.id, s))),
-        ...claimed.map((a) => deliver(webhook, a, (s) => outbox.recordAttempt(a.id, s, clock()))),
-      ]);
-      const next = await outbox.nextDueAt().catch(() => null);
-      // Due and yet nothing was sent: the outbox could not be claimed. Wait for the next poll, not a busy loop.
-      if (next !== null && next <= clock() && held.length === 0 && claimed.length === 0) return null;
+      let room = batchSize - inFlight.size;
+      const held = room > 0 ? outbox.dueHeld(now).filter((a) => !inFlight.has(a.id)).slice(0, room) : [];
+      room -= held.length;
+      const claimed =
+        room > 0
+          ? await outbox.claimDue(now, leaseMs, room).catch((err) => {
+              logger.warn({ err }, 'alert outbox unavailable; will try again');
+              return [] as Alert[];
+            })
+          : [];
+      for (const a of held) launch(webhook, a, (s) => outbox.updateHeld(a.id, s));
+      for (const a of claimed) launch(webhook, a, (s) => outbox.recordAttempt(a.id, s, clock()));
+      const next = await outbox.nextDueAt(new Set(inFlight.keys())).catch(() => null);
+      // Due when the pass began, and yet nothing was started: the outbox could not be claimed, or every
+      // slot is taken (a settled attempt calls onSettled). Wait, not a busy loop. Compared with the
+      // pass's own start: an alert that fell due since (a timer fires up to a millisecond before
+      // Date.now() reaches its time) is sent by running again at once.
+      if (next !== null && next <= now && held.length === 0 && claimed.length === 0) return null;
       return next;
+    },
+    /** Resolves once no attempt is in flight: the ones started by passes so far have their outcome recorded. */
+    async settled(): Promise<void> {
+      while (inFlight.size > 0) await Promise.all(inFlight.values());
     },
   };
 }

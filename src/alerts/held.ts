@@ -34,10 +34,11 @@ export function createHeldAlerts(lastRaisedAt: number | null = null) {
         (a) => (a.state === 'pending' || a.state === 'retrying') && a.nextAttemptAt !== null && a.nextAttemptAt <= now,
       );
     },
-    /** The earliest next attempt of a held alert; null when none waits. */
-    nextDueAt(): number | null {
+    /** The earliest next attempt of a held alert, but those in `sending`; null when none waits. */
+    nextDueAt(sending?: ReadonlySet<string>): number | null {
       let next: number | null = null;
       for (const a of held.values()) {
+        if (sending?.has(a.id)) continue;
         if ((a.state === 'pending' || a.state === 'retrying') && a.nextAttemptAt !== null && (next === null || a.nextAttemptAt < next)) next = a.nextAttemptAt;
       }
       return next;

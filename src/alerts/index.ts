@@ -37,6 +37,8 @@ export function startAlerts({ config, store, logger, metrics, clock = Date.now }
     logger: log,
     metrics,
     clock,
+    // An attempt's outcome is in: a pass now arms its retry at its time, or uses the slot it freed.
+    onSettled: () => dispatch.wake(),
   });
   const scanner = createStartTimeoutScanner({
     outbox: store.alerts,
@@ -46,10 +48,12 @@ export function startAlerts({ config, store, logger, metrics, clock = Date.now }
     clock,
   });
   if (!webhookUrl) log.info('ALERT_WEBHOOK_URL is not set: alerts are recorded for the status page and not sent');
-  const stopDispatch = runWhenDue(DISPATCH_EVERY_MS, () => dispatcher.runOnce(), (err) => log.error({ err }, 'alert dispatch failed'), clock);
+  const dispatch = runWhenDue(DISPATCH_EVERY_MS, () => dispatcher.runOnce(), (err) => log.error({ err }, 'alert dispatch failed'), clock);
   const stopScan = runEvery(SCAN_EVERY_MS, () => scanner.runOnce(), (err) => log.warn({ err }, 'start-timeout scan failed; will try again'));
   return async () => {
-    await Promise.all([stopScan(), stopDispatch()]);
+    await Promise.all([stopScan(), dispatch.stop()]);
+    // An attempt in flight ends within the webhook timeout; its outcome is recorded before the ledger closes.
+    await dispatcher.settled();
     // Alerts held in memory die with the process unless the ledger takes them now.
     await store.alerts.flushHeld(clock()).catch((err) => log.error({ err }, 'alerts held in memory are lost at shutdown'));
   };

@@ -20,38 +20,55 @@ export function runEvery(everyMs: number, task: () => Promise<unknown>, onError:
   };
 }
 
+export interface DueRunner {
+  /** Runs the task at once (after the run in progress, if any): something it waits for has changed. */
+  wake(): void;
+  /** Stops the timer and waits for a run in progress. */
+  stop(): Promise<void>;
+}
+
 /**
  * Runs `task` again when it says its next work is due (the absolute time it returns), and at least
  * every `everyMs` to see new work (null: nothing known). Each alert's retry is then sent at its
- * documented time, not at the next tick of a fixed interval. Unref'd, never two runs at once; the
- * returned stop waits for a run in progress.
+ * documented time, not at the next tick of a fixed interval; a clock stepped back waits at most
+ * `everyMs` more. Unref'd, never two runs at once.
  */
 export function runWhenDue(
   everyMs: number,
   task: () => Promise<number | null>,
   onError: (err: unknown) => void,
   clock: () => number = Date.now,
-): () => Promise<void> {
+): DueRunner {
   let running: Promise<void> | undefined;
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
+  let wokenWhileRunning = false;
   const arm = (delayMs: number) => {
+    clearTimeout(timer);
     if (stopped) return;
     timer = setTimeout(tick, Math.max(0, Math.min(everyMs, delayMs)));
     timer.unref();
   };
   const tick = () => {
+    wokenWhileRunning = false;
     running = task()
       .catch((err: unknown) => (onError(err), null))
       .then((next) => {
         running = undefined;
-        arm(next === null ? everyMs : next - clock());
+        arm(wokenWhileRunning ? 0 : next === null ? everyMs : next - clock());
       });
   };
   arm(everyMs);
-  return async () => {
-    stopped = true;
-    clearTimeout(timer);
-    await running;
+  return {
+    wake: () => {
+      if (stopped) return;
+      if (running) wokenWhileRunning = true;
+      else arm(0);
+    },
+    stop: async () => {
+      stopped = true;
+      clearTimeout(timer);
+      await running;
+    },
   };
 }

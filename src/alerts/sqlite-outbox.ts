@@ -182,8 +182,8 @@ export function createSqliteOutbox(db: Database.Database, writer: LedgerWriter, 
     dueHeld: (now) => held.due(now),
     updateHeld: (id, status) => held.update(id, status),
 
-    flushHeld: async (now) => {
-      const items = held.all();
+    flushHeld: async (now, keep) => {
+      const items = held.all().filter((a) => !keep?.has(a.id));
       if (items.length === 0) return 0;
       await written('moving held alerts to the outbox', writer.run('moveHeld', items, now));
       held.remove(items.map((a) => a.id));
@@ -196,14 +196,14 @@ export function createSqliteOutbox(db: Database.Database, writer: LedgerWriter, 
       return written('claiming due alerts', writer.run('claimAlerts', now, leaseMs, limit));
     },
 
-    nextDueAt: async () => {
+    nextDueAt: async (sending) => {
       let stored: number | null = null;
       try {
         stored = (firstDue.get() as { at: number | null }).at;
       } catch {
         // Held alerts are due all the same; the dispatcher's poll finds the table's once it reads again.
       }
-      const inMemory = held.nextDueAt();
+      const inMemory = held.nextDueAt(sending);
       return stored === null ? inMemory : inMemory === null ? stored : Math.min(stored, inMemory);
     },
 

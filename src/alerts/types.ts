@@ -71,8 +71,11 @@ export interface AlertOutbox {
    * process or, as the outbox shows, before it.
    */
   hold(alert: NewAlert, initialState: InitialState): boolean;
-  /** Moves held alerts into the table with their delivery state; throws StoreUnavailableError while the ledger cannot write. */
-  flushHeld(now: number): Promise<number>;
+  /**
+   * Moves held alerts into the table with their delivery state, but those in `keep` (an attempt is in
+   * flight: its outcome is recorded in memory); throws StoreUnavailableError while the ledger cannot write.
+   */
+  flushHeld(now: number, keep?: ReadonlySet<string>): Promise<number>;
   /** Held alerts whose next attempt is due. */
   dueHeld(now: number): Alert[];
   /** Records the outcome of an attempt on a held alert. */
@@ -84,9 +87,10 @@ export interface AlertOutbox {
   claimDue(now: number, leaseMs: number, limit: number): Promise<Alert[]>;
   /**
    * When the earliest waiting alert (held or in the table, a claim's lease included) is due; null when
-   * none waits. While the table cannot be read, the held alerts' only.
+   * none waits. Held alerts in `sending` (an attempt is in flight) do not count. While the table cannot
+   * be read, the held alerts' only.
    */
-  nextDueAt(): Promise<number | null>;
+  nextDueAt(sending?: ReadonlySet<string>): Promise<number | null>;
   /** Records the outcome of an attempt on an alert from the table. */
   recordAttempt(id: string, status: DeliveryStatus, now: number): Promise<void>;
   /** Raises start-timeout for sessions still `requested` `timeoutMs` after they were requested; returns how many. */

@@ -17,7 +17,10 @@ export interface AlertHarness {
   receiver: AlertReceiver;
   /** The clock every part reads; tests move it by hand. */
   clock: { now: number; advance(ms: number): void };
-  /** One background pass of each, as the timers in startAlerts would run them; dispatch says when the next alert is due. */
+  /**
+   * One background pass of each, as the timers in startAlerts would run them; dispatch also waits for
+   * the attempts it started, and says what the pass said: when the next alert is due.
+   */
   dispatch(): Promise<number | null>;
   /** Passes until one sends nothing: a pass sends at most a batch. */
   drain(): Promise<void>;
@@ -66,11 +69,16 @@ export async function startAlertHarness(
     receiver,
     clock,
     logs,
-    dispatch: () => dispatcher.runOnce(),
+    dispatch: async () => {
+      const next = await dispatcher.runOnce();
+      await dispatcher.settled();
+      return next;
+    },
     drain: async () => {
       for (let sent = -1; sent !== receiver.requests.length; ) {
         sent = receiver.requests.length;
         await dispatcher.runOnce();
+        await dispatcher.settled();
       }
     },
     scan: () => scanner.runOnce(),

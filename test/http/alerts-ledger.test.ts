@@ -1,4 +1,6 @@
 import Database from 'better-sqlite3';
+import pino from 'pino';
+import { createAlertDispatcher } from '../../src/alerts/dispatcher';
 import { ledgerWriteFailedAlert } from '../../src/alerts/messages';
 import { createSqliteStore } from '../../src/store/sqlite';
 import { openDatabase } from '../../src/store/sqlite/open';
@@ -6,6 +8,15 @@ import { startAlertHarness, type AlertHarness } from '../helpers/alert-harness';
 import { buildVoiceForm } from '../helpers/twilio-requests';
 
 const WINDOW_MS = 5 * 60_000;
+
+/** Polls in real time for at most `withinMs`. */
+async function until(what: string, check: () => boolean, withinMs = 10_000): Promise<void> {
+  const deadline = Date.now() + withinMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`not within ${withinMs} ms: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
 
 describe('ledger-write-failed alerts', () => {
   let h: AlertHarness;
@@ -61,6 +72,35 @@ describe('ledger-write-failed alerts', () => {
     await unrecordedCall();
     locker.exec('ROLLBACK');
     await h.drain();
+    expect(h.receiver.requests).toHaveLength(1);
+  });
+
+  it('is sent once while its attempt waits for a slow receiver, however many passes run, also once the ledger writes again', async () => {
+    const dispatcher = createAlertDispatcher({
+      outbox: h.t.store.alerts,
+      webhook: { url: h.receiver.url },
+      logger: pino({ level: 'silent' }),
+      metrics: h.t.metrics,
+      clock: () => h.clock.now,
+    });
+    locker.exec('BEGIN IMMEDIATE');
+    const callSid = await unrecordedCall();
+    h.receiver.holdAnswers();
+    await dispatcher.runOnce();
+    await until('the held alert reaches the receiver', () => h.receiver.requests.length === 1);
+    await dispatcher.runOnce();
+    locker.exec('ROLLBACK'); // the ledger writes again while the attempt is in flight
+    await dispatcher.runOnce();
+    await dispatcher.runOnce();
+    expect(outbox()).toEqual([]); // it stays in memory until its outcome is known
+    await new Promise((resolve) => setTimeout(resolve, 200)); // a second attempt would be on its way by now
+    expect(h.receiver.requests).toHaveLength(1);
+
+    h.receiver.release(200);
+    await dispatcher.settled();
+    await dispatcher.runOnce();
+    await dispatcher.settled();
+    expect(outbox()).toEqual([{ kind: 'ledger-write-failed', state: 'delivered', attempts: 1, call_sid: callSid }]);
     expect(h.receiver.requests).toHaveLength(1);
   });
 
