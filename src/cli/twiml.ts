@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { E164, impossibleNumber } from '../domain/phone-number';
+import { phoneNumberProblem } from '../domain/phone-number';
 import { pickRoute, planSiprec } from '../domain/routing';
 import { voiceRequestSchema } from '../routes/twilio-input';
 import { buildStartTwiml } from '../twilio/twiml';
@@ -40,11 +40,11 @@ const FLAGS: Record<string, string> = { To: '--to', From: '--from', CallSid: '--
  */
 function calledNumberProblem(to: string): string | undefined {
   if (/^(sip|client):/i.test(to)) return undefined;
-  if (!E164.test(to)) {
-    return `--to must be the called number as Twilio sends it: E.164 (+15550001111), a sip: URI or a client: identity; "${to}" could only ever match the default route`;
-  }
-  const why = impossibleNumber(to);
-  return why ? `--to ${to} is not a possible phone number: ${why}` : undefined;
+  const problem = phoneNumberProblem(
+    to,
+    `must be the called number as Twilio sends it: E.164 (+15550001111), a sip: URI or a client: identity; "${to}" could only ever match the default route`,
+  );
+  return problem && `--to ${problem}`;
 }
 
 export async function run(argv: string[], io: CliIo): Promise<number> {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { E164, impossibleNumber } from '../domain/phone-number';
+import { phoneNumberProblem } from '../domain/phone-number';
 import { MAX_PARAMETER_LENGTH, TRACKS, unknownPlaceholders, type Route } from '../domain/routing';
 
 export const SIPREC_NAME = /^[A-Za-z0-9_-]{1,64}$/;
@@ -26,9 +26,8 @@ const list = <T extends z.ZodType>(item: T, typeMessage: string, min: [number, s
 
 const phoneNumber = (what: string, formMessage: string) =>
   z.string({ error: `${what} must be a string` }).superRefine((v, ctx) => {
-    if (!E164.test(v)) return void ctx.addIssue({ code: 'custom', message: formMessage });
-    const why = impossibleNumber(v);
-    if (why) ctx.addIssue({ code: 'custom', message: `${v} is not a possible phone number: ${why}` });
+    const problem = phoneNumberProblem(v, formMessage);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
   });
 
 const parameters = z
@@ -67,11 +66,8 @@ const siprecTarget = z
 
 const dialTarget = z.string({ error: 'then.dial must be a string' }).superRefine((v, ctx) => {
   if (/^sip:[^\s<>"]+$/i.test(v) || /^client:[A-Za-z0-9_.@-]{1,256}$/.test(v)) return;
-  if (!E164.test(v)) {
-    return void ctx.addIssue({ code: 'custom', message: 'then.dial must be an E.164 number (+15551230000), a sip: URI or a client: identity' });
-  }
-  const why = impossibleNumber(v);
-  if (why) ctx.addIssue({ code: 'custom', message: `${v} is not a possible phone number: ${why}` });
+  const problem = phoneNumberProblem(v, 'then.dial must be an E.164 number (+15551230000), a sip: URI or a client: identity');
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
 });
 // Twilio fetches the next TwiML from it with the call's details (numbers, CallSid) in the request.
 // `https:host/path` parses as a URL but, resolved against our own URL, is a path on our host.
