@@ -193,6 +193,9 @@ export interface Store {
   /**
    * Takes a slot for a REST start before Twilio is asked: a `requested` session without SID, the name
    * unused on the call and fewer than `maxOpen` open sessions, checked and taken in one write transaction.
+   * A backend must serialise the reservations of one call, or two see the same free slot: SQLite's
+   * writes hold the file's write lock; under READ COMMITTED, upsert the call's row first (which locks
+   * it, even when the reservation creates it) or take a per-call advisory lock.
    */
   reserveStart(call: NewCall, session: NewSession, maxOpen: number): Promise<ReserveResult>;
   /** Gives back a slot Twilio refused, unless a callback has confirmed it since; true when given back. */
