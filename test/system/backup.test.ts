@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { runCli, type CliRun } from '../helpers/cli-process';
 import { buildSignedCallbacks, missingOrDoubled, readLedger, STATUS_PATH, type SignedCallback } from '../helpers/callback-load';
 import { TEST_ACCOUNT_SID, tempDir, testEnv, type TempDir } from '../helpers/env';
@@ -50,6 +50,21 @@ describe('siprec-control backup <file>', () => {
     } finally {
       copy.close();
     }
+  });
+
+  it('makes the copy readable by its owner only (0600), whatever the umask: it holds callers\' numbers', async () => {
+    const env = testEnv(dir);
+    await seedLedger(env.DATABASE_PATH!);
+    const previous = process.umask(0o022); // the usual umask, which leaves a new file world-readable
+    let run: CliRun;
+    try {
+      run = await backup([dir.file('copy.sqlite')], env);
+    } finally {
+      process.umask(previous);
+    }
+    expect(run.code).toBe(0);
+    expect((statSync(dir.file('copy.sqlite')).mode & 0o777).toString(8)).toBe('600');
+    expect(readdirSync(dir.dir).filter((f) => f.includes('copy.sqlite'))).toEqual(['copy.sqlite']);
   });
 
   it('refuses a missing ledger with exit 1, and creates neither the ledger nor the copy', async () => {

@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { existsSync, renameSync, rmSync, statSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, openSync, renameSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 
 export interface BackupResult {
@@ -15,6 +15,16 @@ export class BackupRefused extends Error {
 }
 
 const SIDE_FILES = ['-journal', '-wal', '-shm'];
+
+/** fsync of a file, or of a folder so that a rename in it survives a power cut. */
+function syncPath(p: string): void {
+  const fd = openSync(p, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
 
 const sameFile = (a: string, b: string) => {
   const [x, y] = [statSync(a), statSync(b)];
@@ -46,6 +56,11 @@ export async function backupLedger(source: string, target: string, options: { fo
   const db = new Database(source, { fileMustExist: true });
   try {
     db.pragma('busy_timeout = 5000');
+    // The copy holds callers' numbers: made here, before SQLite writes a byte, readable by its owner
+    // only (SQLite would create it 0644 less the umask; its -wal and -shm take the file's mode). 'wx':
+    // never through a file or link someone else left at that name.
+    rmSync(partial, { force: true });
+    closeSync(openSync(partial, 'wx', 0o600));
     const { totalPages } = await db.backup(partial, { progress: () => 0x7fffffff });
     const copy = new Database(partial, { fileMustExist: true });
     let result: BackupResult;
@@ -59,7 +74,9 @@ export async function backupLedger(source: string, target: string, options: { fo
     } finally {
       copy.close();
     }
+    syncPath(partial);
     renameSync(partial, target);
+    syncPath(path.dirname(target)); // "backed up" must still hold after a power cut
     return { ...result, bytes: statSync(target).size };
   } catch (err) {
     removePartial();
