@@ -26,13 +26,19 @@ if (SECRET.length < 16) {
   process.exit(1);
 }
 
-/** The README's verify(), over the raw bytes received. */
+/**
+ * The README's verify(), over the raw bytes received. Returns the HMAC it checked, as 64 lower-case hex
+ * digits, or null. The replay check keys on that, never on the header as written: Buffer.from(…, 'hex')
+ * reads "ABC…" and "abc…zz" as the same bytes, so the header's spelling can change while the HMAC stays.
+ */
 function verify(secret, rawBody, headers) {
   const ts = headers['x-siprec-control-timestamp'];
-  const given = Buffer.from(headers['x-siprec-control-signature'] ?? '', 'hex');
-  if (!/^\d+$/.test(ts ?? '') || Math.abs(Date.now() / 1000 - Number(ts)) > TOLERANCE_SECONDS) return false;
+  const header = headers['x-siprec-control-signature'] ?? '';
+  if (!/^[0-9a-f]{64}$/i.test(header)) return null;
+  if (!/^\d+$/.test(ts ?? '') || Math.abs(Date.now() / 1000 - Number(ts)) > TOLERANCE_SECONDS) return null;
+  const given = Buffer.from(header, 'hex');
   const expected = createHmac('sha256', secret).update(`${ts}.`).update(rawBody).digest();
-  return given.length === expected.length && timingSafeEqual(given, expected);
+  return given.length === expected.length && timingSafeEqual(given, expected) ? expected.toString('hex') : null;
 }
 
 // Signatures seen within the tolerance (an exact replay) and alert ids handled (a retry), oldest first.
@@ -67,8 +73,8 @@ const server = createServer((req, res) => {
   });
   req.on('end', () => {
     const raw = Buffer.concat(chunks);
-    if (!verify(SECRET, raw, req.headers)) return answer(res, 401, 'signature or timestamp refused');
-    const signature = req.headers['x-siprec-control-signature'];
+    const signature = verify(SECRET, raw, req.headers);
+    if (!signature) return answer(res, 401, 'signature or timestamp refused');
     if (seenSignatures.has(signature)) return answer(res, 409, 'replayed: this signed request was received before');
     remember(seenSignatures, signature);
     const id = req.headers['x-siprec-control-alert-id'] ?? '';

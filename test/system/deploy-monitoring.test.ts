@@ -245,6 +245,19 @@ describe('deploy/alert-receiver/server.js', () => {
     });
 
     it.each([
+      // Each signed at its own second, inside the 5 minutes, so that no other test signed the same.
+      ['in capitals', 100_000, (s: string) => s.toUpperCase()],
+      ['with trailing characters that are not hex', 200_000, (s: string) => `${s}zz`],
+    ])('refuses a replay whose signature is written %s (the same HMAC), and handles nothing', async (_how, ahead, respell) => {
+      const fresh: Record<string, string> = { ...headers, ...lower(signatureHeaders(ALERT_SECRET, raw, Date.now() + ahead)), 'x-siprec-control-alert-id': '' };
+      expect((await post(raw, fresh)).status).toBe(200);
+      const before = receiver.output();
+      const replay = { ...fresh, 'x-siprec-control-signature': respell(fresh['x-siprec-control-signature']!) };
+      expect((await post(raw, replay)).status).not.toBe(200);
+      expect(receiver.output()).toBe(before);
+    });
+
+    it.each([
       ['a changed body', () => ({ body: raw.replace('gridspace', 'gridspacf'), headers })],
       ['a signature made with another secret', () => ({ body: raw, headers: { ...headers, ...lower(signatureHeaders('another-secret-0123456789', raw, Date.now())) } })],
       ['no signature', () => ({ body: raw, headers: { 'x-siprec-control-alert-id': headers['x-siprec-control-alert-id']! } })],
