@@ -6,6 +6,11 @@ import { MAX_REST_PARAMETERS } from '../twilio/rest';
 // Control characters are never intended in a connector or parameter and Twilio would refuse them.
 const NO_CONTROL = /^[^\u0000-\u001f\u007f]*$/;
 export const NAME_RULE = 'must be 1-64 characters of A-Z, a-z, 0-9, _ or -';
+// The ledger files a session by its SID when it has no name, or when its name holds another SID
+// (store/sqlite/writes.ts): a session started under a SID-shaped name would take that place, and the
+// callbacks of the session whose SID it is could then be filed nowhere.
+const SID_SHAPED = /^SR[0-9a-f]{32}$/i;
+const SID_SHAPED_RULE = 'must not be shaped like a SIPREC SID (SR and 32 hex digits): the ledger keeps such names for sessions filed by SID';
 
 /**
  * `parameters`: a JSON object of name → string, read by its own keys. zod's record skips a key named
@@ -52,6 +57,10 @@ export const startBody = z
     const name = b.name ?? b.connectorName;
     if (!SIPREC_NAME.test(name)) {
       ctx.addIssue({ code: 'custom', path: ['name'], message: `name defaults to connectorName, which ${NAME_RULE}: give a name` });
+      return z.NEVER;
+    }
+    if (SID_SHAPED.test(name)) {
+      ctx.addIssue({ code: 'custom', path: ['name'], message: b.name === undefined ? `name defaults to connectorName, which ${SID_SHAPED_RULE}: give a name` : `name ${SID_SHAPED_RULE}` });
       return z.NEVER;
     }
     return { ...b, name, parameters: b.parameters ?? [] };

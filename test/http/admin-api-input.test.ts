@@ -76,6 +76,18 @@ describe('operator API: input that must be refused', () => {
     });
   });
 
+  describe('POST /api/calls/:callSid/siprec name shaped like a SIPREC SID', () => {
+    // The ledger files a second session under one name by its SID: a session named so would take that place.
+    const sid = `SR${'0123456789abcdef'.repeat(2)}`;
+    it.each([
+      ['given as name', `{"connectorName":"Rec","name":"${sid}"}`],
+      ['in upper case', `{"connectorName":"Rec","name":"${sid.toUpperCase()}"}`],
+      ['defaulted from connectorName', `{"connectorName":"${sid}"}`],
+    ])('%s → 400, and Twilio is not asked', async (_what, json) => {
+      await expectRefused(json, ['name'], /SIPREC SID/);
+    });
+  });
+
   describe('strings that are not well-formed UTF-16', () => {
     const body = (over: object) => JSON.stringify({ connectorName: 'Rec', ...over });
     it.each<[string, object, string]>([
