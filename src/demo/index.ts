@@ -2,6 +2,7 @@
  * `npm run demo`: siprec-control working end to end in one command, without a Twilio account.
  * Everything listens on 127.0.0.1; the credentials and the database exist only while it runs.
  */
+import { constants } from 'node:os';
 import { EXIT, parseCommand, usageError, type CliIo } from '../cli/args';
 import { createStepLog } from '../cli/steps';
 import { createTwilioSim } from '../cli/twilio-client-sim';
@@ -64,9 +65,19 @@ export async function runDemo(argv: string[], io: CliIo): Promise<number> {
   }
 
   // Listening from the start: Ctrl-C during the calls still ends in a clean shutdown, after them.
-  // SIGHUP too (the terminal closed): its default would end the process before the cleanup.
+  // SIGHUP too (the terminal closed): its default would end the process before the cleanup. Kept
+  // for the whole run: a second signal (an impatient Ctrl-C while it stops) would otherwise take
+  // the default and kill the process, folder and all; it stops at once instead, through
+  // process.exit, whose exit hook (startDemo) still removes the folder.
+  let stopping = false;
   const stopRequested = new Promise<void>((resolve) => {
-    for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(signal, resolve);
+    for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+      process.on(signal, () => {
+        if (stopping) process.exit(128 + constants.signals[signal]);
+        stopping = true;
+        resolve();
+      });
+    }
   });
   const demo = await startDemo({ port, portIsDefault: values.port === undefined, logLevel: values.verbose ? 'info' : 'error' });
   io.out(`siprec-control demo: a fake Twilio at ${demo.fake.url}, siprec-control at ${demo.server.url} (database in ${demo.dir})\n`);

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
+import { connect } from 'node:net';
 import path from 'node:path';
 import { tempDir, type TempDir } from '../helpers/env';
 import { ROOT } from '../helpers/server-process';
@@ -121,8 +122,20 @@ describe('npm run demo', () => {
       expect(readdirSync(tmp.dir)).toEqual([]);
     });
 
-    it.each(['SIGTERM', 'SIGHUP', 'SIGINT'] as const)('when stopped by %s while it runs', async (signal) => {
+    /** A demo with TMPDIR in the fresh folder; afterEach kills it if a test left it running. */
+    let running: ChildProcessWithoutNullStreams | undefined;
+    afterEach(async () => {
+      const child = running;
+      running = undefined;
+      if (child && child.exitCode === null && child.signalCode === null) {
+        const gone = new Promise((resolve) => child.once('exit', resolve));
+        child.kill('SIGKILL');
+        await gone;
+      }
+    });
+    async function readyDemo(): Promise<{ child: ChildProcessWithoutNullStreams; out: () => string; exited: Promise<number | string> }> {
       const child = spawn(process.execPath, [DEMO, '--port', '0'], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', TMPDIR: tmp.dir } });
+      running = child;
       let out = '';
       child.stdout.on('data', (d) => (out += d));
       child.stderr.on('data', (d) => (out += d));
@@ -131,10 +144,40 @@ describe('npm run demo', () => {
         const timer = setTimeout(() => reject(new Error(`the demo did not get ready:\n${out}`)), 30_000);
         child.stdout.on('data', () => out.includes('Ctrl-C stops the demo') && (clearTimeout(timer), resolve()));
       });
+      return { child, out: () => out, exited };
+    }
+
+    it.each(['SIGTERM', 'SIGHUP', 'SIGINT'] as const)('when stopped by %s while it runs', async (signal) => {
+      const { child, exited } = await readyDemo();
       expect(readdirSync(tmp.dir)).toHaveLength(1);
       child.kill(signal);
       expect(await exited).toBe(0);
       expect(readdirSync(tmp.dir)).toEqual([]);
+    });
+
+    it('when a second Ctrl-C comes while it stops: it exits at once, 130, and still removes the folder', async () => {
+      const demo = await readyDemo();
+      const url = new URL(/siprec-control at (http:\/\/127\.0\.0\.1:\d+)/.exec(demo.out())![1]!);
+      // A request whose body never ends holds the clean stop open (up to its 8 s cut): room for the second Ctrl-C.
+      const held = connect(Number(url.port), '127.0.0.1');
+      try {
+        await new Promise<void>((resolve, reject) => {
+          held.once('error', reject);
+          held.on('data', (d) => String(d).startsWith('HTTP/1.1 100 Continue') && resolve());
+          held.write('POST /twilio/voice HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\nExpect: 100-continue\r\n\r\n');
+        });
+        demo.child.kill('SIGINT');
+        await new Promise<void>((resolve) => {
+          const check = () => demo.out().includes('demo: stopping') && (demo.child.stdout.off('data', check), resolve());
+          demo.child.stdout.on('data', check);
+          check();
+        });
+        demo.child.kill('SIGINT');
+        expect(await demo.exited).toBe(130);
+        expect(readdirSync(tmp.dir)).toEqual([]);
+      } finally {
+        held.destroy();
+      }
     });
   });
 
