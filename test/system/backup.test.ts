@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { runCli, type CliRun } from '../helpers/cli-process';
+import { CLI, runCli, type CliRun } from '../helpers/cli-process';
+import { runChild } from '../helpers/checkout-copy';
 import { buildSignedCallbacks, missingOrDoubled, readLedger, STATUS_PATH, type SignedCallback } from '../helpers/callback-load';
 import { TEST_ACCOUNT_SID, tempDir, testEnv, type TempDir } from '../helpers/env';
 import { startServerProcess, type ServerProcess } from '../helpers/server-process';
@@ -65,6 +66,21 @@ describe('siprec-control backup <file>', () => {
     expect(run.code).toBe(0);
     expect((statSync(dir.file('copy.sqlite')).mode & 0o777).toString(8)).toBe('600');
     expect(readdirSync(dir.dir).filter((f) => f.includes('copy.sqlite'))).toEqual(['copy.sqlite']);
+  });
+
+  it("runs as the README's systemd recipe has it: node --env-file with the unit's file, DATABASE_PATH from the environment winning", async () => {
+    const env = testEnv(dir);
+    await seedLedger(env.DATABASE_PATH!);
+    // The unit's EnvironmentFile holds .env.example's DATABASE_PATH; the unit's Environment= line wins.
+    const lines = Object.entries({ ...env, DATABASE_PATH: dir.file('not-the-ledger.sqlite') }).map(([k, v]) => `${k}=${v}`);
+    writeFileSync(dir.file('env'), `${lines.join('\n')}\n`);
+    const run = await runChild(process.execPath, [`--env-file=${dir.file('env')}`, CLI, 'backup', dir.file('copy.sqlite')], {
+      cwd: dir.dir,
+      env: { PATH: process.env.PATH ?? '', DATABASE_PATH: env.DATABASE_PATH! },
+    });
+    expect(run.output).toMatch(/^backed up .+ledger\.sqlite to .+copy\.sqlite: .*1 call, 1 session/);
+    expect(run.code).toBe(0);
+    expect(existsSync(dir.file('not-the-ledger.sqlite'))).toBe(false);
   });
 
   it('refuses a missing ledger with exit 1, and creates neither the ledger nor the copy', async () => {
