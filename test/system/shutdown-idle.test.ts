@@ -1,14 +1,14 @@
 import { existsSync } from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
-import { tempDir, testEnv, type TempDir } from '../helpers/env';
+import net, { type AddressInfo } from 'node:net';
+import { startFakeTwilio, type FakeTwilio } from '../../src/dev/fake-twilio';
+import { TEST_ACCOUNT_SID, TEST_AUTH_TOKEN, tempDir, testEnv, type TempDir } from '../helpers/env';
+import { BEARER } from '../helpers/operator-api';
 import { startServerProcess, type ServerProcess } from '../helpers/server-process';
-import { buildVoiceForm, sign } from '../helpers/twilio-requests';
+import { newCallSid } from '../helpers/twilio-requests';
 
 /** The issue's figure was 10 s through the forced exit; "within 2 s" with room for a loaded machine. */
 const EXIT_WITHIN_MS = 3_000;
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A raw TCP connection to the server that records when the server closed it. */
 async function openRaw(url: string, send?: string): Promise<{ socket: net.Socket; closed: Promise<void> }> {
@@ -23,33 +23,50 @@ async function openRaw(url: string, send?: string): Promise<{ socket: net.Socket
 }
 
 /**
- * A signed voice webhook whose body is held back: `accepted` resolves once the server has read its
- * headers (it asks for 100 Continue), so the request is in flight on the server from then on.
+ * Twilio's API slowed down at will: holds every request until `release()`, then passes it to the fake.
+ * A stop waiting on it is a request whose bytes are all in and whose handler is still working.
  */
-function heldVoiceWebhook(url: string, publicBaseUrl: string) {
-  const form = buildVoiceForm();
-  const body = new URLSearchParams(form).toString();
-  const req = http.request(`${url}/twilio/voice`, {
-    method: 'POST',
-    agent: false,
-    headers: {
-      'content-type': 'application/x-www-form-urlencoded',
-      'content-length': Buffer.byteLength(body),
-      'x-twilio-signature': sign(`${publicBaseUrl}/twilio/voice`, form),
-      expect: '100-continue',
-    },
+async function heldTwilio(fake: FakeTwilio) {
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  let received!: () => void;
+  const asked = new Promise<void>((resolve) => (received = resolve));
+  const server = http.createServer((req, res) => {
+    received();
+    void released.then(() => {
+      const upstream = http.request(`${fake.url}${req.url}`, { method: req.method, headers: req.headers, agent: false }, (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      });
+      upstream.on('error', () => res.destroy());
+      req.pipe(upstream);
+    });
   });
-  const accepted = new Promise<void>((resolve) => req.once('continue', resolve));
-  const response = new Promise<{ status: number; text: string; at: number }>((resolve, reject) => {
-    req.on('response', (res) => {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    asked,
+    release,
+    close: () =>
+      new Promise<void>((resolve) => {
+        release();
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** A stop through the operator API; resolves with its status, body and when it arrived. */
+function stop(url: string, callSid: string) {
+  return new Promise<{ status: number; text: string; at: number }>((resolve, reject) => {
+    const req = http.request(`${url}/api/calls/${callSid}/siprec/rec1/stop`, { method: 'POST', agent: false, headers: { authorization: BEARER } }, (res) => {
       let text = '';
       res.on('data', (d) => (text += d));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, text, at: Date.now() }));
     });
     req.on('error', reject);
+    req.end();
   });
-  req.flushHeaders();
-  return { accepted, finish: () => req.end(body), response, abort: () => req.destroy() };
 }
 
 describe('SIGTERM with idle and half-open connections', () => {
@@ -66,17 +83,21 @@ describe('SIGTERM with idle and half-open connections', () => {
     dir.remove();
   });
 
-  /** An idle connection, half a request's headers, and a keep-alive connection that has served one request. */
+  /**
+   * An idle connection, half a request's headers, whole headers with half a body, and a keep-alive
+   * connection that has served one request.
+   */
   async function idleAndHalfOpen(url: string) {
     const idle = await openRaw(url);
     const half = await openRaw(url, 'POST /twilio/voice HTTP/1.1\r\nHost: calls.example.com\r\nContent-Type: application/x-www-form-urlencoded\r\n');
-    sockets.push(idle.socket, half.socket);
+    const halfBody = await openRaw(url, 'POST /twilio/voice HTTP/1.1\r\nHost: calls.example.com\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\nCallSid=CA');
+    sockets.push(idle.socket, half.socket, halfBody.socket);
     agent = new http.Agent({ keepAlive: true });
     const health = await new Promise<number>((resolve, reject) =>
       http.get(`${url}/healthz`, { agent }, (res) => res.resume().on('end', () => resolve(res.statusCode ?? 0))).on('error', reject),
     );
     expect(health).toBe(200);
-    return [idle.closed, half.closed];
+    return [idle.closed, half.closed, halfBody.closed];
   }
 
   async function expectCleanExit(s: ServerProcess, file: string) {
@@ -99,25 +120,29 @@ describe('SIGTERM with idle and half-open connections', () => {
   }, 30_000);
 
   it('still finishes a request in flight, then exits 0 within 2 s of answering it', async () => {
-    const env = testEnv(dir);
-    server = await startServerProcess(env);
-    const closed = await idleAndHalfOpen(server.url);
-    const held = heldVoiceWebhook(server.url, env.PUBLIC_BASE_URL!);
+    const fake = await startFakeTwilio({ accountSid: TEST_ACCOUNT_SID, authToken: TEST_AUTH_TOKEN });
+    const twilio = await heldTwilio(fake);
     try {
-      await held.accepted;
+      const env = testEnv(dir, undefined, { TWILIO_API_BASE_URL: twilio.url });
+      server = await startServerProcess(env);
+      const callSid = newCallSid();
+      fake.calls.add(callSid);
+      fake.addSiprec(callSid, 'rec1');
+      const closed = await idleAndHalfOpen(server.url);
+      const stopped = stop(server.url, callSid);
+      await twilio.asked;
       server.child.kill('SIGTERM');
-      // The idle and half-open connections go now, while the request in flight is still waiting for its body.
+      // The others go now, while the stop is still waiting on Twilio.
       await Promise.all(closed);
-      await sleep(300);
-      held.finish();
-      const res = await held.response;
-      expect(res.status).toBe(200);
-      expect(res.text).toContain('<Siprec');
+      twilio.release();
+      const res = await stopped;
+      expect([res.status, res.text]).toEqual([202, expect.stringContaining('"stopRequestedAt"')]);
       await server.exited;
       expect(Date.now() - res.at).toBeLessThan(EXIT_WITHIN_MS);
       await expectCleanExit(server, env.DATABASE_PATH!);
     } finally {
-      held.abort();
+      await twilio.close();
+      await fake.close();
     }
   }, 30_000);
 });
