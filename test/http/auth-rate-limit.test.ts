@@ -139,4 +139,18 @@ describe('admin auth under repeated failures', () => {
       expect((await get(port, '/api/stats', '127.0.0.21', via('198.51.100.200, 203.0.113.8', WRONG))).status).toBe(429);
     });
   });
+
+  describe("with TRUST_PROXY set to the proxy's own address", () => {
+    beforeEach(() => listen({ TRUST_PROXY: '127.0.0.40' }));
+
+    it('keys a client that reaches the port directly on its socket address, whatever X-Forwarded-For it sends', async () => {
+      for (let i = 0; i < 10; i++) {
+        expect((await get(port, '/api/stats', '127.0.0.41', { authorization: WRONG, 'x-forwarded-for': `198.51.100.${i}` })).status).toBe(401);
+      }
+      expect((await get(port, '/api/stats', '127.0.0.41', { authorization: WRONG, 'x-forwarded-for': '198.51.100.99' })).status).toBe(429);
+      // Through the proxy, the address it appended still decides.
+      expect((await get(port, '/api/stats', '127.0.0.40', { authorization: WRONG, 'x-forwarded-for': '127.0.0.41' })).status).toBe(429);
+      expect((await get(port, '/api/stats', '127.0.0.40', { authorization: WRONG, 'x-forwarded-for': '203.0.113.9' })).status).toBe(401);
+    });
+  });
 });
