@@ -100,6 +100,13 @@ describe('operator API: requests that change state from another site (CSRF)', ()
       expect(fake.requests).toHaveLength(1);
     });
 
+    it("Basic with JSON from our origin when PUBLIC_BASE_URL spells out the default port (browsers never send it)", async () => {
+      await t.close();
+      t = createTestApp({ twilio: fake, env: { PUBLIC_BASE_URL: 'https://calls.example.com:443/siprec' } });
+      await request(t.app).post(stopPath).set({ authorization: BASIC, origin: OWN_ORIGIN }).type('json').send('{}').expect(202);
+      stopped();
+    });
+
     it('reads from any origin: a GET changes nothing, and CORS keeps its answer from the other page', async () => {
       await request(t.app).get('/api/stats').set({ authorization: BASIC, origin: 'https://evil.example', 'sec-fetch-site': 'cross-site' }).expect(200);
     });
