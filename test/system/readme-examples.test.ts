@@ -16,6 +16,15 @@ function shBlockAfter(heading: string): string {
   return m[1]!;
 }
 
+/** A JSON body, or the line itself: a body that is not JSON then fails an assertion, not the 'close' handler. */
+function parseLine(line: string): unknown {
+  try {
+    return line.startsWith('{') ? JSON.parse(line) : line;
+  } catch {
+    return line;
+  }
+}
+
 /** The tools the README's examples use; missing ones fail the test with the install command. */
 const TOOLS = ['bash', 'curl', 'jq'].filter((t) => spawnSync('sh', ['-c', `command -v ${t}`]).status !== 0);
 
@@ -24,7 +33,8 @@ const TOOLS = ['bash', 'curl', 'jq'].filter((t) => spawnSync('sh', ['-c', `comma
  * each HTTP status on stderr, so the test can tell the commands' answers apart.
  */
 function paste(block: string, env: Record<string, string>): Promise<{ code: number | null; bodies: unknown[]; statuses: string[] }> {
-  const wrapper = `curl() { command curl -sS -w '%{stderr}%{http_code}\\n' "$@"; echo; }\n`;
+  // --max-time: a server that hangs fails the test with curl's message rather than at jest's timeout, with bash left running.
+  const wrapper = `curl() { command curl -sS --max-time 5 -w '%{stderr}%{http_code}\\n' "$@"; echo; }\n`;
   return new Promise((resolve) => {
     // stdin from /dev/null: on a socket (libuv's default), bash takes itself for rshd's child and reads ~/.bashrc.
     const child = spawn('bash', ['-c', wrapper + block], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -33,7 +43,7 @@ function paste(block: string, env: Record<string, string>): Promise<{ code: numb
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (err += d));
     child.on('close', (code) => {
-      const bodies = out.split('\n').filter(Boolean).map((l) => (l.startsWith('{') ? JSON.parse(l) : l));
+      const bodies = out.split('\n').filter(Boolean).map(parseLine);
       resolve({ code, bodies, statuses: err.split('\n').filter(Boolean) });
     });
   });
@@ -101,7 +111,8 @@ describe('the README operator-API examples, pasted into bash', () => {
       });
     }, 40_000);
     afterAll(async () => {
-      if (demo && demo.exitCode === null) {
+      // A demo that died by a signal has no exitCode either, and its 'exit' has already fired.
+      if (demo && demo.exitCode === null && demo.signalCode === null) {
         const exited = new Promise((r) => demo.once('exit', r));
         demo.kill('SIGINT');
         await exited;
