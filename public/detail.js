@@ -15,9 +15,13 @@ const openPayloads = new Set();
 
 const when = (iso) => (Number.isNaN(Date.parse(iso)) ? Number.NaN : Date.parse(iso));
 
-/** Twilio's own timestamp orders the timeline; received time stands in when Twilio's does not parse. */
+/**
+ * Twilio's own timestamp orders the timeline; received time stands in when Twilio's does not parse.
+ * The ledger's reading of it (occurredAt) is used, never Date.parse of the raw string, which would
+ * roll an impossible date (30 February) over to another day.
+ */
 export function timelineOrder(events) {
-  const key = (e) => (Number.isFinite(when(e.timestamp)) ? when(e.timestamp) : when(e.receivedAt));
+  const key = (e) => when(e.occurredAt ?? e.receivedAt);
   return events.map((e, i) => ({ e, i })).sort((a, b) => key(a.e) - key(b.e) || a.i - b.i);
 }
 
@@ -28,10 +32,10 @@ export function consoleUrl(sid) {
   return url.href;
 }
 
-function twilioTime(raw) {
-  const t = when(raw);
-  if (!Number.isFinite(t)) return h('span', { title: 'Twilio\'s Timestamp, as sent (not a recognised date format)' }, raw);
-  const el = timeEl(new Date(t).toISOString());
+function twilioTime(e) {
+  const raw = e.timestamp;
+  if (!e.occurredAt) return h('span', { title: 'Twilio\'s Timestamp, as sent (not a real date and time in a recognised format)' }, raw);
+  const el = timeEl(e.occurredAt);
   el.title = `${el.title} · as sent: ${raw}`;
   return el;
 }
@@ -39,7 +43,7 @@ function twilioTime(raw) {
 /** Twilio's clock and ours disagreeing (the API flags a Timestamp over a day from its arrival) is worth seeing beside the times. */
 function skewNote(e) {
   if (!e.timestampSkewed) return null;
-  const apart = Math.abs(when(e.timestamp) - when(e.receivedAt));
+  const apart = Math.abs(when(e.occurredAt) - when(e.receivedAt));
   const by = Number.isFinite(apart) ? ` by ${formatDuration(apart)}` : '';
   return h('p', { class: 'event-skew' }, `Twilio's Timestamp differs from when this callback arrived${by}: one of the clocks is wrong, so this event may be out of place in the order shown.`);
 }
@@ -78,7 +82,7 @@ function timeline(session) {
       h(
         'li',
         { class: `event event-${/^siprec-(started|stopped|error)$/.test(e.event) ? e.event.slice(7) : 'other'}` },
-        h('div', { class: 'event-head' }, h('span', { class: 'event-name' }, e.event), twilioTime(e.timestamp)),
+        h('div', { class: 'event-head' }, h('span', { class: 'event-name' }, e.event), twilioTime(e)),
         h('p', { class: 'event-meta' }, 'received ', timeEl(e.receivedAt)),
         skewNote(e),
         e.errorCode || e.errorMessage ? h('p', { class: 'event-error' }, errorCell(e.errorCode, e.errorMessage)) : null,

@@ -141,6 +141,8 @@ function toApiSession(s: CallDetail['sessions'][number]) {
     events: s.events.map((e) => ({
       event: e.event,
       timestamp: e.timestamp,
+      // The ledger's reading of it (null: not a real time): the page orders and shows events by this.
+      occurredAt: e.occurredAt,
       receivedAt: e.receivedAt,
       // Twilio's Timestamp is kept as sent and used; this says it is over a day from when it arrived.
       timestampSkewed: e.timestampSkewed,

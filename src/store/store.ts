@@ -55,6 +55,11 @@ export interface CallView {
 export interface EventView {
   event: string;
   timestamp: string;
+  /**
+   * `timestamp` as an instant, when it names a real time (parseTwilioTimestamp), else null: readers use
+   * this, never parse `timestamp` again (Date.parse would roll 30 February over to 2 March).
+   */
+  occurredAt: string | null;
   receivedAt: string;
   errorCode: string | null;
   errorMessage: string | null;

@@ -120,7 +120,7 @@ describe('operator API', () => {
               stopRequestedAt: null,
               errorCode: null,
               errorMessage: null,
-              events: [{ event: 'siprec-started', timestamp: 'Sat, 01 Mar 2025 12:00:05 +0000', receivedAt: iso(T0 + 6000), timestampSkewed: false, errorCode: null, errorMessage: null, payload }],
+              events: [{ event: 'siprec-started', timestamp: 'Sat, 01 Mar 2025 12:00:05 +0000', occurredAt: iso(T0 + 5000), receivedAt: iso(T0 + 6000), timestampSkewed: false, errorCode: null, errorMessage: null, payload }],
             },
             {
               name: 'compliance',
@@ -134,7 +134,7 @@ describe('operator API', () => {
               stopRequestedAt: null,
               errorCode: '32101',
               errorMessage: 'connector unreachable',
-              events: [{ event: 'siprec-error', timestamp: 'soon', receivedAt: iso(T0 + 7000), timestampSkewed: false, errorCode: '32101', errorMessage: 'connector unreachable', payload: {} }],
+              events: [{ event: 'siprec-error', timestamp: 'soon', occurredAt: null, receivedAt: iso(T0 + 7000), timestampSkewed: false, errorCode: '32101', errorMessage: 'connector unreachable', payload: {} }],
             },
           ],
         });

@@ -141,7 +141,8 @@ describe('POST /twilio/siprec-status', () => {
         expect(sessionRows(t, callSid)[0]).toMatchObject({ state: 'active', started_at: RECEIVED });
         const { body } = await operatorApi(t).get(`/api/calls/${callSid}`).expect(200);
         expect(body.sessions[0].startedAt).toBe(new Date(RECEIVED).toISOString());
-        expect(body.sessions[0].events[0]).toMatchObject({ timestamp, timestampSkewed: false });
+        // occurredAt is the instant the ledger read from it: none, so no reader parses the raw string again.
+        expect(body.sessions[0].events[0]).toMatchObject({ timestamp, occurredAt: null, timestampSkewed: false });
       },
     );
   });
@@ -162,9 +163,9 @@ describe('POST /twilio/siprec-status', () => {
       const { body } = await operatorApi(t).get(`/api/calls/${callSid}`).expect(200);
       const [gridspace, compliance] = body.sessions;
       expect(gridspace).toMatchObject({ startedAt: '2099-01-01T00:00:00.000Z', stoppedAt: '2026-03-01T09:59:00.000Z' });
-      expect(gridspace.events.map((e: { event: string; timestampSkewed: boolean }) => [e.event, e.timestampSkewed])).toEqual([
-        ['siprec-started', true],
-        ['siprec-stopped', false],
+      expect(gridspace.events.map((e: { event: string; occurredAt: string; timestampSkewed: boolean }) => [e.event, e.occurredAt, e.timestampSkewed])).toEqual([
+        ['siprec-started', '2099-01-01T00:00:00.000Z', true],
+        ['siprec-stopped', '2026-03-01T09:59:00.000Z', false],
       ]);
       expect(compliance.events[0].timestampSkewed).toBe(true);
     });

@@ -75,6 +75,7 @@ export const toSessionListItem = (r: SessionRow & { from_number: string | null; 
 export const toEventView = (r: EventRow): EventView => ({
   event: r.event,
   timestamp: r.timestamp_raw,
+  occurredAt: iso(r.occurred_at),
   receivedAt: new Date(r.received_at).toISOString(),
   errorCode: r.error_code,
   errorMessage: r.error_message,
