@@ -215,30 +215,18 @@ describe('a flood of slow connections (slow loris)', () => {
     }
   }, 30_000);
 
-  it(`with ${SLOW} connections trickling their bodies, over MAX_CONNECTIONS, the oldest are shed and webhooks still get in`, async () => {
+  // A request whose body has not arrived in a second is no more genuine than one whose headers have not.
+  it.each([
+    ['headers', HEADERS],
+    ['bodies', BODY],
+  ])(`with ${SLOW} connections trickling their %s, over MAX_CONNECTIONS, the oldest are shed and webhooks still get in`, async (what, trickle) => {
     const env = testEnv(dir, undefined, { MAX_CONNECTIONS: '500' });
     server = await startServerProcess(env);
     await warmUp(server.url, env.PUBLIC_BASE_URL!);
-    await slowFlood(server.url, SLOW, slow, BODY);
+    await slowFlood(server.url, SLOW, slow, trickle);
     const open = () => slow.filter((s) => s.closedAt === undefined);
     const results = await webhooksDuringFlood(server.url, env.PUBLIC_BASE_URL!);
-    console.log('body tricklers over the cap: ' + JSON.stringify({ slow: SLOW, cap: 500, stillOpen: open().length, webhookMs: results.map((r) => r.ms) }));
-
-    // A request whose body has not arrived in a second is no more genuine than one whose headers have not.
-    expect(results.map((r) => r.status)).toEqual(Array(WEBHOOKS).fill(200));
-    expect(Math.max(...results.map((r) => r.ms))).toBeLessThan(ANSWER_WITHIN_MS);
-    expect(open().length).toBeLessThanOrEqual(500);
-    expect(open().length).toBeGreaterThan(0);
-  }, 45_000);
-
-  it('with more slow connections than MAX_CONNECTIONS, the oldest slow ones are shed and webhooks still get in', async () => {
-    const env = testEnv(dir, undefined, { MAX_CONNECTIONS: '500' });
-    server = await startServerProcess(env);
-    await warmUp(server.url, env.PUBLIC_BASE_URL!);
-    await slowFlood(server.url, SLOW, slow);
-    const open = () => slow.filter((s) => s.closedAt === undefined);
-    const results = await webhooksDuringFlood(server.url, env.PUBLIC_BASE_URL!);
-    console.log('slow clients over the cap: ' + JSON.stringify({ slow: SLOW, cap: 500, stillOpen: open().length, webhookMs: results.map((r) => r.ms) }));
+    console.log(`trickling ${what} over the cap: ` + JSON.stringify({ slow: SLOW, cap: 500, stillOpen: open().length, webhookMs: results.map((r) => r.ms) }));
 
     expect(results.map((r) => r.status)).toEqual(Array(WEBHOOKS).fill(200));
     expect(Math.max(...results.map((r) => r.ms))).toBeLessThan(ANSWER_WITHIN_MS);
