@@ -76,15 +76,16 @@ describe('GET /metrics', () => {
       await t.postTwilio('/twilio/voice', call).expect(200);
       await t.postTwilio('/twilio/voice', { ...call, CallSid: 'not-a-sid' }).expect(400);
       await request(t.app).post('/twilio/voice').type('form').set('X-Twilio-Signature', 'forged').send(buildVoiceForm()).expect(403);
-      const started = buildStatusCallback({ CallSid: call.CallSid!, SiprecName: 'gridspace' });
+      // Twilio's gridspace is one session with one SID, in its callbacks and its REST answers alike.
+      fake.calls.add(call.CallSid!);
+      const gridspace = fake.addSiprec(call.CallSid!, 'gridspace');
+      const started = buildStatusCallback({ CallSid: call.CallSid!, SiprecName: 'gridspace', SiprecSid: gridspace.sid });
       await t.postTwilio(STATUS, started).expect(204);
       await t.postTwilio(STATUS, started).expect(204);
       await t.postTwilio(STATUS, buildStatusCallback({ CallSid: call.CallSid!, SiprecName: 'compliance', SiprecEvent: 'siprec-error', SiprecErrorCode: '64101' })).expect(204);
       await t.postTwilio(STATUS, buildStatusCallback({ SiprecEvent: 'siprec-paused' })).expect(204);
       await request(t.app).get(`/api/calls/${call.CallSid}`).set('Authorization', BEARER).expect(200);
       await request(t.app).get('/nowhere').set('Authorization', BEARER).expect(404);
-      fake.calls.add(call.CallSid!);
-      fake.addSiprec(call.CallSid!, 'gridspace');
       await request(t.app).post(`/api/calls/${call.CallSid}/siprec/gridspace/stop`).set('Authorization', BEARER).expect(202);
       fake.failNext('500');
       await request(t.app).post(`/api/calls/${call.CallSid}/siprec/compliance/stop`).set('Authorization', BEARER).expect(502);
