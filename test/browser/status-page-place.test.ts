@@ -173,7 +173,8 @@ describeInChromium('the status page keeps the operator’s place', () => {
       await detail().locator('.session-card[data-name="gridspace"]', { hasText: 'stop requested' }).waitFor();
       await page.click('#confirm-cancel');
       await page.locator('#confirm-stop').waitFor({ state: 'hidden' });
-      expect(await active()).toMatchObject({ card: 'gridspace' });
+      // The Stop button that had focus is gone: the dialog's close event hands focus to its session.
+      await page.waitForFunction(() => document.activeElement?.closest('.session-card')?.getAttribute('data-name') === 'gridspace', undefined, { timeout: 2000 });
       await page.keyboard.press('Escape');
     });
 
@@ -287,7 +288,8 @@ describeInChromium('the status page keeps the operator’s place', () => {
       expectedProblems = [/status of 409 .*\/siprec/];
       const box = await outcome.boundingBox();
       expect(box!.y).toBeGreaterThanOrEqual(0);
-      expect(box!.y + box!.height).toBeLessThanOrEqual(844);
+      // Within the 844 px screen (a pixel's rounding allowed); before, it was some 500 px below it.
+      expect(box!.y + box!.height).toBeLessThanOrEqual(845);
       await page.keyboard.press('Escape');
     });
   });

@@ -160,6 +160,18 @@ describeInChromium('the status page’s operator views', () => {
     expect(await connector('Gridspace_1').locator('td').first().innerText()).toBe('2');
   });
 
+  it('marks an event whose Twilio Timestamp is over a day from its arrival', async () => {
+    // An event Twilio may add later: stored, state unchanged, shown in the timeline.
+    const twoDaysAgo = new Date(Date.now() - 2 * 86_400_000).toISOString();
+    await seeded.callback({ CallSid: done.callSid, SiprecSid: done.sid, SiprecName: 'Gridspace_1', SiprecEvent: 'siprec-updated', Timestamp: twoDaysAgo });
+    await page.locator(`#sessions-body tr[data-call-sid="${done.callSid}"] td:nth-child(3)`).click();
+    const event = page.locator('#detail .event', { hasText: 'siprec-updated' });
+    await event.waitFor();
+    expect(await event.locator('.event-skew').innerText()).toMatch(/^Twilio's Timestamp differs from when this callback arrived by 4[78] h/);
+    expect(await page.locator('#detail .event', { hasText: 'siprec-started' }).locator('.event-skew').count()).toBe(0);
+    await page.keyboard.press('Escape');
+  });
+
   describe('with STORE_CALLER_NUMBERS=none', () => {
     let other: SeededServer;
     let view: Awaited<ReturnType<typeof openPage>>;
