@@ -8,10 +8,9 @@ export interface AdminAuthOptions {
 }
 
 export const MIN_ADMIN_TOKEN_LENGTH = 24;
-export const DEFAULT_REALM = 'siprec-control';
 
 /** The Basic challenge that makes a browser ask for credentials; the rate limiter's 429 carries it too. */
-export function authChallenge(realm: string = DEFAULT_REALM): Record<string, string> {
+export function authChallenge(realm = 'siprec-control'): Record<string, string> {
   if (!/^[\x20-\x7e]+$/.test(realm) || realm.includes('"') || realm.includes('\\')) {
     throw new Error('adminAuth realm must be printable ASCII without quotes or backslashes');
   }
@@ -47,7 +46,7 @@ function presentedSecret(header: string | undefined): { secret: string } | { pro
  * nor its length check leaks how much of the token a guess got right.
  */
 export function adminAuth(options: AdminAuthOptions): RequestHandler {
-  const { token, realm = DEFAULT_REALM } = options;
+  const { token, realm } = options;
   if (typeof token !== 'string' || token.length < MIN_ADMIN_TOKEN_LENGTH) {
     throw new Error(`adminAuth needs a token of at least ${MIN_ADMIN_TOKEN_LENGTH} characters`);
   }
