@@ -1,8 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import { describeInChromium, launchChromium, watchForProblems } from '../helpers/browser';
-import { TEST_ADMIN_TOKEN } from '../helpers/env';
+import { closeDialogs, describeInChromium, launchChromium, type Problems, signedInPage } from '../helpers/browser';
 import { ROOT } from '../helpers/server-process';
 import { live, NEWEST_FIRST, startSeededServer, type SeededServer } from './status-page.fixture';
 
@@ -27,7 +26,7 @@ describeInChromium('the status page under axe-core', () => {
   let seeded: SeededServer;
   let browser: Browser;
   let page: Page;
-  let problems: Awaited<ReturnType<typeof watchForProblems>>;
+  let problems: Problems;
 
   /** Serious and critical violations only, each with the elements it names. */
   async function axe(): Promise<string[]> {
@@ -44,16 +43,13 @@ describeInChromium('the status page under axe-core', () => {
   beforeAll(async () => {
     seeded = await startSeededServer();
     browser = await launchChromium();
-    const context = await browser.newContext({ httpCredentials: { username: 'ops', password: TEST_ADMIN_TOKEN } });
-    page = await context.newPage();
-    page.setDefaultTimeout(10_000);
-    problems = await watchForProblems(context, page);
+    ({ page, problems } = await signedInPage(browser));
     await page.goto(`${seeded.server.url}/?refresh=1`);
     await page.waitForFunction((n) => document.querySelectorAll('#sessions-body tr').length === n, NEWEST_FIRST.length);
   }, 60_000);
 
   afterEach(async () => {
-    await page.evaluate(() => document.querySelectorAll('dialog[open]').forEach((d) => (d as HTMLDialogElement).close()));
+    await closeDialogs(page);
     expect(problems.take()).toEqual([]);
   });
 

@@ -1,6 +1,5 @@
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { describeInChromium, launchChromium, watchForProblems } from '../helpers/browser';
-import { TEST_ADMIN_TOKEN } from '../helpers/env';
+import { closeDialogs, describeInChromium, launchChromium, type Problems, signedInPage } from '../helpers/browser';
 import { done, live, NEWEST_FIRST, startSeededServer, type SeededServer } from './status-page.fixture';
 
 // Issue 15 §3 and §4: the operator keeps their place (rows, focus, selection, page, screen reader),
@@ -10,7 +9,7 @@ describeInChromium('the status page keeps the operator’s place', () => {
   let browser: Browser;
   let context: BrowserContext;
   let page: Page;
-  let problems: Awaited<ReturnType<typeof watchForProblems>>;
+  let problems: Problems;
   let expectedProblems: RegExp[] = [];
   const BASE = () => `${seeded.server.url}/?refresh=1`;
 
@@ -39,20 +38,13 @@ describeInChromium('the status page keeps the operator’s place', () => {
   beforeAll(async () => {
     seeded = await startSeededServer();
     browser = await launchChromium();
-    context = await browser.newContext({
-      httpCredentials: { username: 'ops', password: TEST_ADMIN_TOKEN },
-      viewport: { width: 1400, height: 900 },
-      permissions: ['clipboard-read', 'clipboard-write'],
-    });
-    page = await context.newPage();
-    page.setDefaultTimeout(10_000);
-    problems = await watchForProblems(context, page);
+    ({ context, page, problems } = await signedInPage(browser, { viewport: { width: 1400, height: 900 }, permissions: ['clipboard-read', 'clipboard-write'] }));
     await page.goto(BASE());
     await waitForRows(NEWEST_FIRST.length);
   }, 60_000);
 
   afterEach(async () => {
-    await page.evaluate(() => document.querySelectorAll('dialog[open]').forEach((d) => (d as HTMLDialogElement).close()));
+    await closeDialogs(page);
     await page.setViewportSize({ width: 1400, height: 900 });
     await page.emulateMedia({ colorScheme: 'light' });
     const unexpected = problems.take(expectedProblems);

@@ -1,7 +1,6 @@
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { startApiProxy, type ApiProxy } from '../helpers/api-proxy';
-import { describeInChromium, launchChromium, watchForProblems } from '../helpers/browser';
-import { TEST_ADMIN_TOKEN } from '../helpers/env';
+import { describeInChromium, launchChromium, type Problems, signedInPage } from '../helpers/browser';
 import { NEWEST_FIRST, startSeededServer, type SeededServer } from './status-page.fixture';
 
 /** Polls `cond` every 50 ms for at most `timeoutMs`. */
@@ -23,7 +22,7 @@ describeInChromium('the status page when the API hangs, refuses or signs it out'
   let browser: Browser;
   let context: BrowserContext;
   let page: Page;
-  let problems: Awaited<ReturnType<typeof watchForProblems>>;
+  let problems: Problems;
   let expectedProblems: RegExp[] = [];
 
   const waitForRows = (n: number) => page.waitForFunction((count) => document.querySelectorAll('#sessions-body tr').length === count, n);
@@ -38,10 +37,7 @@ describeInChromium('the status page when the API hangs, refuses or signs it out'
 
   beforeEach(async () => {
     proxy.reset();
-    context = await browser.newContext({ httpCredentials: { username: 'ops', password: TEST_ADMIN_TOKEN }, viewport: { width: 1400, height: 900 } });
-    page = await context.newPage();
-    page.setDefaultTimeout(10_000);
-    problems = await watchForProblems(context, page);
+    ({ context, page, problems } = await signedInPage(browser, { viewport: { width: 1400, height: 900 } }));
     await page.goto(`${proxy.url}/?refresh=1`);
     await waitForRows(NEWEST_FIRST.length);
   });

@@ -1,7 +1,7 @@
 import { createServer } from 'node:net';
 import type { Browser, Page } from 'playwright-core';
-import { describeInChromium, launchChromium, watchForProblems } from '../helpers/browser';
-import { TEST_ADMIN_TOKEN, tempDir, testEnv, type TempDir } from '../helpers/env';
+import { describeInChromium, launchChromium, type Problems, signedInPage } from '../helpers/browser';
+import { tempDir, testEnv, type TempDir } from '../helpers/env';
 import { startServerProcess, type ServerProcess } from '../helpers/server-process';
 
 /** A port free right now, so a restarted server keeps the page's origin. */
@@ -20,17 +20,14 @@ describeInChromium('the status page without credentials, with nothing to show, a
   let server: ServerProcess;
   let browser: Browser;
   let page: Page;
-  let problems: Awaited<ReturnType<typeof watchForProblems>>;
+  let problems: Problems;
 
   beforeAll(async () => {
     dir = tempDir();
     env = testEnv(dir, undefined, { PORT: await freePort() });
     server = await startServerProcess(env);
     browser = await launchChromium();
-    const context = await browser.newContext({ httpCredentials: { username: 'ops', password: TEST_ADMIN_TOKEN } });
-    page = await context.newPage();
-    page.setDefaultTimeout(10_000);
-    problems = await watchForProblems(context, page);
+    ({ page, problems } = await signedInPage(browser));
     await page.goto(`${server.url}/?refresh=1`);
   }, 60_000);
 

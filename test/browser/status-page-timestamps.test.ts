@@ -1,6 +1,5 @@
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { describeInChromium, launchChromium, watchForProblems } from '../helpers/browser';
-import { TEST_ADMIN_TOKEN } from '../helpers/env';
+import { describeInChromium, launchChromium, type Problems, signedInPage } from '../helpers/browser';
 import { done, NEWEST_FIRST, startSeededServer, type SeededServer } from './status-page.fixture';
 
 // Issue 13 §8: a Timestamp that names no real time is unparsable for the ledger, which times the
@@ -13,17 +12,14 @@ describeInChromium('the status page with a Timestamp that names no real time', (
   let browser: Browser;
   let context: BrowserContext;
   let page: Page;
-  let problems: Awaited<ReturnType<typeof watchForProblems>>;
+  let problems: Problems;
 
   beforeAll(async () => {
     seeded = await startSeededServer();
     // An event Twilio may add: stored without a state change, and shown in the timeline.
     await seeded.callback({ CallSid: done.callSid, SiprecSid: done.sid, SiprecName: 'Gridspace_1', SiprecEvent: 'siprec-updated', Timestamp: IMPOSSIBLE });
     browser = await launchChromium();
-    context = await browser.newContext({ httpCredentials: { username: 'ops', password: TEST_ADMIN_TOKEN }, viewport: { width: 1400, height: 900 } });
-    page = await context.newPage();
-    page.setDefaultTimeout(10_000);
-    problems = await watchForProblems(context, page);
+    ({ context, page, problems } = await signedInPage(browser, { viewport: { width: 1400, height: 900 } }));
     await page.goto(`${seeded.server.url}/`);
     await page.waitForFunction((n) => document.querySelectorAll('#sessions-body tr').length === n, NEWEST_FIRST.length);
   }, 60_000);

@@ -1,17 +1,13 @@
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { describeInChromium, launchChromium, watchForProblems } from '../helpers/browser';
-import { TEST_ADMIN_TOKEN } from '../helpers/env';
+import { closeDialogs, describeInChromium, launchChromium, type Problems, signedInPage } from '../helpers/browser';
 import { done, hostile, live, NEWEST_FIRST, startSeededServer, type SeededServer } from './status-page.fixture';
 
 // Issue 15 §5: the views operators asked for. The browser runs in New York time, so that local
 // times and UTC differ and the zone shown can be checked.
 const ZONE = 'America/New_York';
 
-async function openPage(browser: Browser, url: string): Promise<{ context: BrowserContext; page: Page; problems: Awaited<ReturnType<typeof watchForProblems>> }> {
-  const context = await browser.newContext({ httpCredentials: { username: 'ops', password: TEST_ADMIN_TOKEN }, viewport: { width: 1400, height: 900 }, timezoneId: ZONE });
-  const page = await context.newPage();
-  page.setDefaultTimeout(10_000);
-  const problems = await watchForProblems(context, page);
+async function openPage(browser: Browser, url: string): Promise<{ context: BrowserContext; page: Page; problems: Problems }> {
+  const { context, page, problems } = await signedInPage(browser, { viewport: { width: 1400, height: 900 }, timezoneId: ZONE });
   await page.goto(url);
   return { context, page, problems };
 }
@@ -21,7 +17,7 @@ describeInChromium('the status page’s operator views', () => {
   let browser: Browser;
   let context: BrowserContext;
   let page: Page;
-  let problems: Awaited<ReturnType<typeof watchForProblems>>;
+  let problems: Problems;
   let expectedProblems: RegExp[] = [];
   const BASE = () => `${seeded.server.url}/?refresh=1`;
 
@@ -38,7 +34,7 @@ describeInChromium('the status page’s operator views', () => {
   }, 60_000);
 
   afterEach(async () => {
-    await page.evaluate(() => document.querySelectorAll('dialog[open]').forEach((d) => (d as HTMLDialogElement).close()));
+    await closeDialogs(page);
     const unexpected = problems.take(expectedProblems);
     expectedProblems = [];
     expect(unexpected).toEqual([]);

@@ -3,7 +3,7 @@ import http from 'node:http';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import type { FakeTwilio } from '../../src/dev/fake-twilio';
-import { describeInChromium, launchChromium, watchForProblems } from '../helpers/browser';
+import { closeDialogs, describeInChromium, launchChromium, type Problems, signedInPage } from '../helpers/browser';
 import { TEST_ACCOUNT_SID, TEST_ADMIN_TOKEN } from '../helpers/env';
 import { ROOT, type ServerProcess } from '../helpers/server-process';
 import { done, hostile, live, NEWEST_FIRST, startSeededServer, XSS, type SeededServer } from './status-page.fixture';
@@ -16,7 +16,7 @@ describeInChromium('the status page in Chromium', () => {
   let fake: FakeTwilio;
   let browser: Browser;
   let page: Page;
-  let problems: Awaited<ReturnType<typeof watchForProblems>>;
+  let problems: Problems;
   // Console lines a test provokes on purpose (a 4xx the page shows); anything else fails the test.
   let expectedProblems: RegExp[] = [];
   const callback = (o: Record<string, string>) => seeded.callback(o);
@@ -51,11 +51,7 @@ describeInChromium('the status page in Chromium', () => {
     seeded = await startSeededServer();
     ({ server, fake } = seeded);
     browser = await launchChromium();
-    const context = await browser.newContext({ httpCredentials: { username: 'ops', password: TEST_ADMIN_TOKEN }, viewport: { width: 1400, height: 900 } });
-    page = await context.newPage();
-    // Well inside jest's 30 s, so a missing element fails with playwright's message, not a timeout.
-    page.setDefaultTimeout(10_000);
-    problems = await watchForProblems(context, page);
+    ({ page, problems } = await signedInPage(browser, { viewport: { width: 1400, height: 900 } }));
     // ?refresh=1: a refresh every second keeps the test quick (the default is 5 s).
     await page.goto(`${server.url}/?refresh=1`);
     await waitForRows(NEWEST_FIRST.length);
@@ -63,7 +59,7 @@ describeInChromium('the status page in Chromium', () => {
 
   // The tests share one page: whatever a failed test left open or changed must not block the next.
   afterEach(async () => {
-    await page.evaluate(() => document.querySelectorAll('dialog[open]').forEach((d) => (d as HTMLDialogElement).close()));
+    await closeDialogs(page);
     await page.setViewportSize({ width: 1400, height: 900 });
     await page.emulateMedia({ colorScheme: 'light' });
     const unexpected = problems.take(expectedProblems);

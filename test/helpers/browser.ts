@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type BrowserContextOptions, type Page } from 'playwright-core';
+import { TEST_ADMIN_TOKEN } from './env';
 
 /** Debian's Chromium: playwright cannot download its own browsers on these machines. */
 export const CHROMIUM_PATH = '/usr/bin/chromium';
@@ -74,4 +75,23 @@ export async function watchForProblems(context: BrowserContext, page: Page): Pro
       return out;
     },
   };
+}
+
+export type Problems = Awaited<ReturnType<typeof watchForProblems>>;
+
+/**
+ * A page signed in as the operator (the browser answers the Basic prompt), with playwright's waits
+ * well inside jest's 30 s, so a missing element fails with playwright's message, not a timeout.
+ */
+export async function signedInPage(browser: Browser, options: BrowserContextOptions = {}): Promise<{ context: BrowserContext; page: Page; problems: Problems }> {
+  const context = await browser.newContext({ httpCredentials: { username: 'ops', password: TEST_ADMIN_TOKEN }, ...options });
+  const page = await context.newPage();
+  page.setDefaultTimeout(10_000);
+  const problems = await watchForProblems(context, page);
+  return { context, page, problems };
+}
+
+/** Closes every open dialog: what a failed test left open must not intercept the next test's clicks. */
+export function closeDialogs(page: Page): Promise<void> {
+  return page.evaluate(() => document.querySelectorAll('dialog[open]').forEach((d) => (d as HTMLDialogElement).close()));
 }
