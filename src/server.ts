@@ -6,7 +6,7 @@ import type { Config } from './config';
 import { guardConnections, serverOptions, SHUTDOWN_GRACE_MS } from './http/connections';
 import { createMetrics } from './metrics';
 import { startRetention } from './retention';
-import { openSqliteLedger } from './store/sqlite/ledger-file';
+import { describeStorage, openStore } from './store';
 import { siprecApiFromConfig } from './twilio/rest';
 
 export interface RunningServer {
@@ -24,9 +24,9 @@ export function createLogger(level: string): Logger {
 }
 
 export async function startServer(config: Config, logger: Logger = createLogger(config.logLevel)): Promise<RunningServer> {
-  // Writes on a writer thread, which keeps commits (and their fsync) off the thread that answers
-  // Twilio; the file watched, so that a deleted or replaced ledger is refused, not written into.
-  const store = openSqliteLedger(config.databasePath, { log: logger });
+  // SQLite: writes on a writer thread, off the thread that answers Twilio, with the file watched.
+  // PostgreSQL: a pool, migrated under an advisory lock; boot waits up to 30 s for the database.
+  const store = await openStore(config.storage, { log: logger });
   const siprecApi = siprecApiFromConfig(config.twilio);
   const metrics = createMetrics();
   const app = createApp({ config, store, logger, metrics, siprecApi });
@@ -47,7 +47,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
-  logger.info({ url, database: config.databasePath, routes: config.routes.length }, 'siprec-control listening');
+  logger.info({ url, database: describeStorage(config.storage), routes: config.routes.length }, 'siprec-control listening');
 
   let closing: Promise<void> | undefined;
   return {

@@ -41,7 +41,11 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   const config = requireConfig(io, spec.name);
   if (typeof config === 'number') return config;
 
-  const source = path.resolve(io.cwd, config.databasePath);
+  if (config.storage.kind !== 'sqlite') {
+    io.err('siprec-control backup: copies a SQLite ledger; a PostgreSQL ledger (DATABASE_URL) is backed up with pg_dump or your provider\'s snapshots and point-in-time recovery\n');
+    return EXIT.failed;
+  }
+  const source = path.resolve(io.cwd, config.storage.path);
   const target = path.resolve(io.cwd, files[0]!);
   try {
     const r = await backupLedger(source, target, { force: parsed.values.force });

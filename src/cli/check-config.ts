@@ -1,8 +1,9 @@
-import type { Config } from '../config';
+import type { Config, StorageConfig } from '../config';
 import type { Route } from '../domain/routing';
 import { STATUS_CALLBACK_PATH } from '../twilio/twiml';
 import { EXIT, parseCommand, type CliIo } from './args';
-import { loadCliConfig } from './config';
+import { describeStorage } from '../store';
+import { loadCliConfig, openLedger } from './config';
 
 const spec = {
   name: 'check-config',
@@ -53,7 +54,7 @@ export function summary(config: Config, envFile: string | null): string {
     `  auth tokens:      ${t.authTokens.length === 2 ? 'primary and secondary (rotation in progress)' : 'primary'}`,
     `  REST API:         ${t.apiBaseUrl ?? "Twilio's"}, authenticated with ${t.apiKeySid ? `API key ${t.apiKeySid}` : 'the auth token'}`,
     `  listen:           ${config.host}:${config.port}`,
-    `  database:         ${config.databasePath}`,
+    `  database:         ${describeStorage(config.storage)}`,
     `  caller numbers:   ${config.storeCallerNumbers} (STORE_CALLER_NUMBERS)`,
     `  retention:        ${config.retentionDays ? `calls purged after ${config.retentionDays} days` : 'kept forever (RETENTION_DAYS unset)'}`,
     `  routes file:      ${config.routesFile}`,
@@ -74,5 +75,23 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   }
   io.out(summary(loaded.config, loaded.envFile));
   for (const w of warnings(loaded.config)) io.err(`warning: ${w}\n`);
+  // A shared database is another service: say now whether it answers, not at the first call.
+  if (loaded.config.storage.kind === 'postgres') return checkDatabase(io, loaded.config.storage);
   return EXIT.ok;
+}
+
+async function checkDatabase(io: CliIo, storage: StorageConfig): Promise<number> {
+  const started = Date.now();
+  const store = await openLedger(io, spec.name, storage);
+  if (typeof store === 'number') return EXIT.failed;
+  try {
+    await store.ping();
+    io.out(`  database check:   ok (answered and committed in ${Date.now() - started} ms; migrations current)\n`);
+    return EXIT.ok;
+  } catch (err) {
+    io.err(`siprec-control check-config: the database did not commit a test write: ${(err as Error).message}\n`);
+    return EXIT.failed;
+  } finally {
+    await store.close();
+  }
 }

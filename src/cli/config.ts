@@ -1,7 +1,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseEnv } from 'node:util';
-import { ConfigError, loadConfig, type Config } from '../config';
+import { ConfigError, loadConfig, type Config, type StorageConfig } from '../config';
+import { describeStorage, openStore, type LedgerLog } from '../store';
+import type { Store } from '../store/store';
 import type { CliIo } from './args';
 
 export type CliConfig =
@@ -41,4 +43,23 @@ export function requireExistingLedger(io: CliIo, command: string, databasePath: 
   if (existsSync(databasePath)) return undefined;
   io.err(`siprec-control ${command}: no ledger at DATABASE_PATH ${databasePath}: check the path (the server creates the file on its first start; this command never does)\n`);
   return 1;
+}
+
+/**
+ * Opens the configured ledger for a one-shot command (SQLite on this thread; PostgreSQL with one
+ * connection attempt), or prints why it cannot (host and port, never the password) and returns 1.
+ */
+export async function openLedger(io: CliIo, command: string, storage: StorageConfig, options: { mustExist?: boolean } = {}): Promise<Store | number> {
+  try {
+    return await openStore(storage, { log: quietLog(io), mode: 'cli', ...options });
+  } catch (err) {
+    io.err(`siprec-control ${command}: cannot open the ledger at ${describeStorage(storage)}: ${(err as Error).message}\n`);
+    return 1;
+  }
+}
+
+/** A one-shot command says what went wrong itself; the store's warnings go to stderr as lines. */
+function quietLog(io: CliIo): LedgerLog {
+  const line = (obj: object, msg: string) => io.err(`${msg} ${JSON.stringify(obj)}\n`);
+  return { error: line, warn: line, info: () => undefined };
 }

@@ -1,8 +1,6 @@
 import { parseAge } from '../retention';
-import { createSqliteStore } from '../store/sqlite';
-import { openDatabase } from '../store/sqlite/open';
 import { EXIT, parseCommand, usageError, type CliIo } from './args';
-import { loadCliConfig, requireExistingLedger } from './config';
+import { loadCliConfig, openLedger, requireExistingLedger } from './config';
 
 const spec = {
   name: 'purge',
@@ -34,10 +32,12 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   if (ageMs === null) {
     return usageError(spec, io, given !== undefined ? `--older-than must be a positive age such as 90d, 36h or 45m, not "${given}"` : 'give --older-than, or set RETENTION_DAYS');
   }
-  const missing = requireExistingLedger(io, spec.name, loaded.config.databasePath);
+  const { storage } = loaded.config;
+  const missing = storage.kind === 'sqlite' ? requireExistingLedger(io, spec.name, storage.path) : undefined;
   if (missing !== undefined) return missing;
   const cutoff = Date.now() - ageMs;
-  const store = createSqliteStore(openDatabase(loaded.config.databasePath));
+  const store = await openLedger(io, spec.name, storage);
+  if (typeof store === 'number') return store;
   try {
     const r = await store.purgeOlderThan(cutoff);
     io.out(

@@ -13,7 +13,8 @@ export interface Config {
   /** No trailing slash: paths are appended to it. */
   readonly publicBaseUrl: string;
   readonly logLevel: string;
-  readonly databasePath: string;
+  /** Where the ledger lives: an embedded SQLite file (the default), or a shared PostgreSQL. */
+  readonly storage: StorageConfig;
   readonly adminToken: string;
   readonly routesFile: string;
   readonly routes: readonly Route[];
@@ -50,6 +51,15 @@ export interface Config {
   };
 }
 
+export type StorageConfig =
+  | { readonly kind: 'sqlite'; readonly path: string }
+  | {
+      readonly kind: 'postgres';
+      /** postgres:// or postgresql://, possibly several hosts; carries the password: never log it (redactUrl). */
+      readonly url: string;
+      readonly poolSize: number;
+    };
+
 /** Off, a hop count, or addresses/CIDRs/Express's names (loopback, linklocal, uniquelocal). */
 export type TrustProxy = false | number | readonly string[];
 
@@ -84,6 +94,8 @@ const wholeNumber = (unit: string, min: number, max: number) =>
     .int(`must be a whole number of ${unit}`)
     .min(min, `must be at least ${min}`)
     .max(max, `must be at most ${max}`);
+
+export const DEFAULT_DATABASE_PATH = './data/siprec-control.sqlite';
 
 // .env.example's values are public: a server must never run with one of them as a secret.
 const isPlaceholder = (v: string) => v.startsWith('replace-with-');
@@ -137,7 +149,12 @@ const envSchema = z.object({
   TWILIO_API_BASE_URL: optional(baseUrl),
   TWILIO_API_KEY_SID: optional(z.string().regex(/^SK[0-9a-f]{32}$/, 'must be SK followed by 32 lowercase hex digits')),
   TWILIO_API_KEY_SECRET: optional(z.string().min(1)),
-  DATABASE_PATH: optional(z.string()).default('./data/siprec-control.sqlite'),
+  DATABASE_PATH: optional(z.string()),
+  // Parsed by the PostgreSQL client, which also takes several hosts (`db1:5432,db2:5432`) that URL() refuses.
+  DATABASE_URL: optional(
+    z.string().refine((v) => /^postgres(ql)?:\/\/[^/?#]*[^/?#:@]/.test(v), 'must be a postgres:// or postgresql:// URL naming a host, such as postgres://siprec@db.example.com:5432/siprec'),
+  ),
+  DATABASE_POOL_SIZE: optional(wholeNumber('connections', 1, 1000)).default(10),
   ADMIN_TOKEN: required(
     z
       .string()
@@ -204,6 +221,9 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd: string = process.cwd()):
   if (Boolean(env.TWILIO_API_KEY_SID) !== Boolean(env.TWILIO_API_KEY_SECRET)) {
     problems.push('TWILIO_API_KEY_SID and TWILIO_API_KEY_SECRET: set both or neither');
   }
+  if (env.DATABASE_URL && env.DATABASE_PATH) {
+    problems.push('DATABASE_URL and DATABASE_PATH: set one (PostgreSQL or a SQLite file), not both');
+  }
   const routesFile = path.resolve(cwd, e?.ROUTES_FILE ?? (env.ROUTES_FILE || './routes.json'));
   const routes = loadRoutes(routesFile, problems);
   if (problems.length > 0 || !e) throw new ConfigError(problems);
@@ -213,7 +233,9 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd: string = process.cwd()):
     host: e.HOST,
     publicBaseUrl: e.PUBLIC_BASE_URL,
     logLevel: e.LOG_LEVEL,
-    databasePath: path.resolve(cwd, e.DATABASE_PATH),
+    storage: e.DATABASE_URL
+      ? { kind: 'postgres', url: e.DATABASE_URL, poolSize: e.DATABASE_POOL_SIZE }
+      : { kind: 'sqlite', path: path.resolve(cwd, e.DATABASE_PATH ?? DEFAULT_DATABASE_PATH) },
     adminToken: e.ADMIN_TOKEN,
     routesFile,
     routes,

@@ -1,5 +1,6 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import type { Logger } from 'pino';
+import { InvalidCursorError, StoreUnavailableError } from '../store/store';
 
 export interface ErrorBody {
   error: string;
@@ -21,6 +22,11 @@ export class HttpError extends Error {
     this.headers = options.headers;
   }
 }
+
+/** What a client is told while the ledger cannot answer; the cause is logged. */
+export const LEDGER_UNAVAILABLE = 'the ledger is unavailable; try again shortly';
+/** Twilio retries a 503 callback; one second keeps its retries quick while the ledger recovers. */
+export const LEDGER_RETRY_AFTER = { 'Retry-After': '1' };
 
 export const notFound: RequestHandler = function notFound(req, _res, next) {
   next(new HttpError(404, `no route for ${req.method} ${req.path}`));
@@ -64,6 +70,14 @@ export function errorReply(err: unknown, log: Logger, request: { method?: string
     status = err.status;
     body = err.details ? { error: err.message, details: err.details } : { error: err.message };
     headers = err.headers ?? {};
+  } else if (err instanceof StoreUnavailableError) {
+    // Whichever backend it is and whichever route asked: nothing was acknowledged, so ask again.
+    status = 503;
+    body = { error: LEDGER_UNAVAILABLE };
+    headers = { ...LEDGER_RETRY_AFTER };
+  } else if (err instanceof InvalidCursorError) {
+    status = 400;
+    body = { error: err.message };
   } else if (err instanceof URIError && (err as { status?: unknown }).status === 400) {
     // The router could not decode a route parameter (`/api/calls/%E0%A4%A`): the client's mistake.
     status = 400;

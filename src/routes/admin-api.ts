@@ -4,10 +4,9 @@ import type { Config } from '../config';
 import { SIPREC_NAME } from '../config/routes';
 import { redactParameterList } from '../domain/privacy';
 import { ledgerNameOf, MAX_OPEN_SESSIONS_PER_CALL } from '../domain/sessions';
-import { HttpError } from '../http/errors';
+import { HttpError, LEDGER_RETRY_AFTER } from '../http/errors';
 import { cursorSigner } from '../store/cursor';
 import {
-  InvalidCursorError,
   SESSION_STATES,
   StoreUnavailableError,
   type CallDetail,
@@ -63,13 +62,15 @@ const noStore: RequestHandler = function noStore(_req, res, next) {
   next();
 };
 
-/** Reads or writes the ledger; a ledger that cannot answer is a 503, a foreign cursor a 400. */
-async function ledger<T>(fn: () => Promise<T>, unavailable = 'the ledger is unavailable; try again shortly'): Promise<T> {
+/**
+ * A ledger step whose failure must say what already happened at Twilio (asked or not, started or
+ * stopped): the 503 carries that. Every other store failure becomes its 503 (or 400) in errorReply.
+ */
+async function ledgerStep<T>(unavailable: string, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {
-    if (err instanceof InvalidCursorError) throw new HttpError(400, err.message, { cause: err });
-    if (err instanceof StoreUnavailableError) throw new HttpError(503, unavailable, { cause: err });
+    if (err instanceof StoreUnavailableError) throw new HttpError(503, unavailable, { cause: err, headers: LEDGER_RETRY_AFTER });
     throw err;
   }
 }
@@ -167,7 +168,7 @@ export function adminApiRoutes({ config, store, siprecApi, clock }: AdminApiDeps
   });
 
   const sessionOf = async (callSid: string, name: string, unavailable: string): Promise<ApiSession> => {
-    const detail = await ledger(() => store.getCall(callSid), unavailable);
+    const detail = await ledgerStep(unavailable, () => store.getCall(callSid));
     const session = detail?.sessions.find((s) => s.name === name);
     if (!session) throw new Error(`session ${name} of ${callSid} vanished right after it was written`);
     return toApiSession(session);
@@ -175,7 +176,7 @@ export function adminApiRoutes({ config, store, siprecApi, clock }: AdminApiDeps
 
   router.get('/calls/:callSid', async function getCall(req, res) {
     const callSid = parseInput(callSidParam, req.params.callSid, 'callSid');
-    const detail = await ledger(() => store.getCall(callSid));
+    const detail = await store.getCall(callSid);
     if (!detail) throw new HttpError(404, `call ${callSid} is not in the ledger`);
     res.json({ call: detail.call, sessions: detail.sessions.map(toApiSession) });
   });
@@ -186,16 +187,16 @@ export function adminApiRoutes({ config, store, siprecApi, clock }: AdminApiDeps
 
   router.get('/sessions', async function listSessions(req, res) {
     const query = searchQuery(parseInput(sessionsQuery, req.query, 'query'), config.storeCallerNumbers);
-    const page = await ledger(() => store.listSessions({ ...query, cursor: query.cursor === undefined ? undefined : cursors.open(query.cursor) }));
+    const page = await store.listSessions({ ...query, cursor: query.cursor === undefined ? undefined : cursors.open(query.cursor) });
     res.json({ ...page, nextCursor: page.nextCursor === null ? null : cursors.sign(page.nextCursor) });
   });
 
   router.get('/overview', async function getOverview(_req, res) {
-    res.json(await ledger(() => readOverview(store, config, clock())));
+    res.json(await readOverview(store, config, clock()));
   });
 
   router.get('/stats', async function getStats(_req, res) {
-    res.json(await ledger(() => store.getStats(clock())));
+    res.json(await store.getStats(clock()));
   });
 
   router.post('/calls/:callSid/siprec', async function startSiprec(req, res) {
@@ -208,9 +209,8 @@ export function adminApiRoutes({ config, store, siprecApi, clock }: AdminApiDeps
     // The slot before Twilio: the name and the open-session limit are checked and taken in one write,
     // so starts sent together cannot all see a free slot, and Twilio is never asked for a refused one.
     const reservedAt = clock();
-    const taken = await ledger(
-      () => store.reserveStart(newCall(callSid, reservedAt), session, MAX_OPEN_SESSIONS_PER_CALL),
-      'the ledger is unavailable; Twilio was not asked; try again shortly',
+    const taken = await ledgerStep('the ledger is unavailable; Twilio was not asked; try again shortly', () =>
+      store.reserveStart(newCall(callSid, reservedAt), session, MAX_OPEN_SESSIONS_PER_CALL),
     );
     if (!taken.reserved) throw refusedStart(callSid, body.name, taken);
 
@@ -264,7 +264,7 @@ export function adminApiRoutes({ config, store, siprecApi, clock }: AdminApiDeps
     // so, and the status callbacks (found by name) will complete the session.
     const unrecorded = `SIPREC ${started.sid} started on Twilio but the ledger could not record its SID; it is in the ledger as requested, and its status callbacks will complete it`;
     const at = clock();
-    await ledger(() => store.recordStarted(newCall(callSid, at), { ...session, siprecSid: started.sid }, at), unrecorded);
+    await ledgerStep(unrecorded, () => store.recordStarted(newCall(callSid, at), { ...session, siprecSid: started.sid }, at));
     res.status(201).location(`${req.baseUrl}/calls/${callSid}`).json(await sessionOf(callSid, body.name, unrecorded));
   });
 
@@ -275,13 +275,13 @@ export function adminApiRoutes({ config, store, siprecApi, clock }: AdminApiDeps
     // Twilio first: a session started elsewhere is unknown to the ledger but may well be live.
     const stopped = await twilioCall(`call ${callSid} or its SIPREC session "${name}"`, () => siprecApi.stop(callSid, name));
     const unrecorded = `SIPREC ${stopped.sid} was stopped on Twilio but the ledger could not record it; its status callback will`;
-    const detail = await ledger(() => store.getCall(callSid), unrecorded);
+    const detail = await ledgerStep(unrecorded, () => store.getCall(callSid));
     // The operator may have addressed it by SID, and Twilio's answer says which session it stopped: the
     // ledger keys sessions by name, and one holding another SID must not be marked (its slot would free).
     const reportedName = stopped.name === stopped.sid && name !== stopped.sid ? name : stopped.name;
     const ledgerName = ledgerNameOf(detail?.sessions ?? [], stopped.sid, reportedName);
     const at = clock();
-    await ledger(() => store.markStopRequested(newCall(callSid, at), [ledgerName], at), unrecorded);
+    await ledgerStep(unrecorded, () => store.markStopRequested(newCall(callSid, at), [ledgerName], at));
     res.status(202).json(await sessionOf(callSid, ledgerName, unrecorded));
   });
 

@@ -1,8 +1,7 @@
 import express, { type Router } from 'express';
 import { z } from 'zod';
 import type { Config } from '../config';
-import { HttpError } from '../http/errors';
-import { StoreUnavailableError, type Store } from '../store/store';
+import type { Store } from '../store/store';
 import { pageLimit, parseInput } from './input';
 
 export interface AlertsApiDeps {
@@ -21,13 +20,7 @@ export function alertsApiRoutes({ config, store }: AlertsApiDeps): Router {
 
   router.get('/alerts', async function listAlerts(req, res) {
     const { limit } = parseInput(alertsQuery, req.query, 'query');
-    let alerts;
-    try {
-      alerts = await store.alerts.list(limit);
-    } catch (err) {
-      if (err instanceof StoreUnavailableError) throw new HttpError(503, 'the ledger is unavailable; try again shortly', { cause: err });
-      throw err;
-    }
+    const alerts = await store.alerts.list(limit);
     res.setHeader('Cache-Control', 'no-store');
     res.json({ delivery, alerts });
   });

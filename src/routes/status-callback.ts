@@ -2,10 +2,9 @@ import type { Logger } from 'pino';
 import type { AlertPolicy } from '../alerts/types';
 import { redactParameters, type CallerNumberMode } from '../domain/privacy';
 import { KNOWN_EVENTS, parseTwilioTimestamp } from '../domain/sessions';
-import { HttpError } from '../http/errors';
 import type { WebhookHandler } from '../http/twilio-webhooks';
 import type { Metrics } from '../metrics';
-import { StoreUnavailableError, type Store } from '../store/store';
+import type { Store } from '../store/store';
 import { statusCallbackSchema, type StatusCallback } from './twilio-input';
 import { parseInput } from './input';
 import { CALLBACK_LEDGER_DEADLINE_MS, committedWithin } from './ledger-deadline';
@@ -32,27 +31,21 @@ export function statusCallbackRoute({ store, clock, storeCallerNumbers, metrics,
       // Twilio may add events: keep it, change no state, and make it visible.
       req.log.warn({ event: cb.SiprecEvent, callSid: cb.CallSid, siprecSid: cb.SiprecSid }, 'unknown SiprecEvent stored without a state change');
     }
-    let result;
-    try {
-      // 503 by the deadline rather than queued behind a locked ledger (see ledger-deadline.ts).
-      result = await committedWithin(store.applyEvent({
-        accountSid: cb.AccountSid,
-        callSid: cb.CallSid,
-        siprecSid: cb.SiprecSid,
-        siprecName: cb.SiprecName,
-        event: cb.SiprecEvent,
-        timestampRaw: cb.Timestamp,
-        occurredAt: parseTwilioTimestamp(cb.Timestamp),
-        receivedAt: clock(),
-        errorCode: cb.SiprecErrorCode ?? null,
-        errorMessage: cb.SiprecError ?? null,
-        payload: redactParameters(params, storeCallerNumbers),
-      }, alerts), CALLBACK_LEDGER_DEADLINE_MS, 'storing the status callback');
-    } catch (err) {
-      if (!(err instanceof StoreUnavailableError)) throw err;
-      req.log.error({ err, callSid: cb.CallSid, siprecSid: cb.SiprecSid, event: cb.SiprecEvent }, 'status callback NOT stored; answering 503 so Twilio retries');
-      throw new HttpError(503, 'the ledger cannot store this callback right now; retry', { cause: err, headers: { 'Retry-After': '1' } });
-    }
+    // 503 by the deadline rather than queued behind a locked ledger (see ledger-deadline.ts); a
+    // StoreUnavailableError becomes 503 + Retry-After in errorReply, and Twilio retries.
+    const result = await committedWithin(store.applyEvent({
+      accountSid: cb.AccountSid,
+      callSid: cb.CallSid,
+      siprecSid: cb.SiprecSid,
+      siprecName: cb.SiprecName,
+      event: cb.SiprecEvent,
+      timestampRaw: cb.Timestamp,
+      occurredAt: parseTwilioTimestamp(cb.Timestamp),
+      receivedAt: clock(),
+      errorCode: cb.SiprecErrorCode ?? null,
+      errorMessage: cb.SiprecError ?? null,
+      payload: redactParameters(params, storeCallerNumbers),
+    }, alerts), CALLBACK_LEDGER_DEADLINE_MS, 'storing the status callback');
     metrics.statusCallbacks.inc({ event: known ? cb.SiprecEvent : 'other', result });
     if (result === 'duplicate') req.log.info({ siprecSid: cb.SiprecSid, event: cb.SiprecEvent }, 'repeated status callback acknowledged');
     if (result === 'stored-apart') await warnStoredApart(store, cb, req.log);

@@ -54,7 +54,7 @@ describe('Dockerfile as written', () => {
   });
 
   it('.dockerignore keeps secrets, ledgers and build output out of the build context', () => {
-    const kept = ['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'src/main.ts', 'migrations/001_initial.sql', 'public/index.html'];
+    const kept = ['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'src/main.ts', 'migrations/sqlite/001_initial.sql', 'public/index.html'];
     const dropped = ['.env', '.env.production', 'routes.json', 'data/siprec-control.sqlite', 'x.sqlite-wal', 'node_modules/zod/package.json', 'dist/main.js', '.git/config', 'test-artifacts/a.png', 'bench/results/run.json', 'test/unit/config.test.ts'];
     expect(kept.filter(ignored)).toEqual([]);
     expect(dropped.filter((f) => !ignored(f))).toEqual([]);
@@ -88,7 +88,7 @@ describe('Dockerfile built and run in a clean copy of the repository', () => {
 
   it('the runtime image holds the build and the production dependencies, nothing else', () => {
     const app = (p: string) => image.hostPath(path.posix.join(image.workdir, p));
-    for (const p of ['dist/main.js', 'dist/cli.js', 'dist/store/sqlite/writer-worker.js', 'migrations/001_initial.sql', 'public/index.html', 'node_modules/better-sqlite3/build/Release/better_sqlite3.node'])
+    for (const p of ['dist/main.js', 'dist/cli.js', 'dist/store/sqlite/writer-worker.js', 'migrations/sqlite/001_initial.sql', 'public/index.html', 'node_modules/better-sqlite3/build/Release/better_sqlite3.node'])
       expect({ p, present: existsSync(app(p)) }).toEqual({ p, present: true });
     for (const p of ['src', 'test', '.env', 'routes.json', ...DEV_DEPENDENCIES.map((d) => `node_modules/${d}`)]) expect({ p, present: existsSync(app(p)) }).toEqual({ p, present: false });
   });

@@ -7,7 +7,7 @@ import { newCallSid, newSiprecSid } from '../helpers/twilio-requests';
 
 const DAY = 86_400_000;
 
-// A ledger written before migrations/007 has no last activity on its calls: the migration must
+// A ledger written before migrations/sqlite/007 has no last activity on its calls: the migration must
 // derive it from what the ledger holds, or the first purge after the upgrade would count from
 // created_at and delete calls that are still in use.
 describe('migration 007 on an existing ledger', () => {

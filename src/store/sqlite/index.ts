@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { HeldAlerts } from '../../alerts/held';
-import { createSqliteOutbox } from '../../alerts/sqlite-outbox';
+import { createSqliteOutbox } from './outbox';
 import {
   MAX_CALL_IDLE_MS,
   storeUnavailable,
@@ -15,7 +15,7 @@ import {
   type CallRow,
   type EventRow,
   type SessionRow,
-} from './rows';
+} from '../rows';
 import { createOperatorViews } from './operator-views';
 import { createSessionListing } from './session-listing';
 import { createStatsQueries } from './stats';

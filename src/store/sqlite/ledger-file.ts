@@ -1,7 +1,7 @@
 import { renameSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import type { HeldAlerts } from '../../alerts/held';
-import { heldAlertsOver } from '../../alerts/sqlite-outbox';
+import { heldAlertsOver } from './outbox';
 import type { AlertOutbox } from '../../alerts/types';
 import { StoreUnavailableError, type Store } from '../store';
 import { createSqliteStore } from '.';

@@ -3,7 +3,7 @@ import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { identityAt, type OpenedFile } from './file-identity';
 
-export const MIGRATIONS_DIR = path.join(__dirname, '..', '..', '..', 'migrations');
+export const MIGRATIONS_DIR = path.join(__dirname, '..', '..', '..', 'migrations', 'sqlite');
 
 export interface OpenOptions {
   /** FULL (default): a commit survives power loss. NORMAL: WAL commits since the last checkpoint may be lost. */

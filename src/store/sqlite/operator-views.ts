@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { ConnectorSummary, StuckRequested } from '../store';
-import { iso } from './rows';
+import { iso } from '../rows';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;

@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import { InvalidCursorError, type SessionPage, type SessionQuery } from '../store';
-import { decodeCursor, encodeCursor, toSessionListItem, type SessionRow } from './rows';
+import { decodeCursor, encodeCursor, toSessionListItem, type SessionRow } from '../rows';
 
 /** `abc` → `abc%` for LIKE, with LIKE's own wildcards in the name taken literally. */
 export const likePrefix = (prefix: string) => `${prefix.replace(/[\\%_]/g, '\\$&')}%`;
@@ -39,7 +39,7 @@ export function createSessionListing(db: Database.Database) {
     if (!stmt) prepared.set(sql, (stmt = db.prepare(sql)));
     return stmt;
   };
-  // Counts the triggers keep (migrations/005): no filter, or the state alone, costs nothing to count.
+  // Counts the triggers keep (migrations/sqlite/005): no filter, or the state alone, costs nothing to count.
   const countAll = db.prepare(`SELECT sum(n) AS n FROM session_state_counts WHERE state IN ('requested', 'active', 'failed', 'stopped')`);
   const countState = db.prepare('SELECT n FROM session_state_counts WHERE state = ?');
 

@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 import { OPEN_STATES } from '../../domain/sessions';
 import type { NewCall, NewSession, ReserveResult, StartReservation } from '../store';
-import { toSessionView, type SessionRow } from './rows';
+import { toSessionView, type SessionRow } from '../rows';
 
 /**
  * A REST start takes its slot in the ledger before Twilio is asked. The check (name unused on the

@@ -1,11 +1,11 @@
 import type Database from 'better-sqlite3';
 import { SESSION_STATES, type SessionState, type Stats } from '../store';
-import { iso } from './rows';
+import { iso } from '../rows';
 
 const MINUTE = 60_000;
 
 /**
- * Stats from the trigger-kept counters (migrations/005): constant work whatever the ledger's size.
+ * Stats from the trigger-kept counters (migrations/sqlite/005): constant work whatever the ledger's size.
  * Windows are whole minutes: "last hour" counts from the start of the minute an hour ago.
  */
 export function createStatsQueries(db: Database.Database) {

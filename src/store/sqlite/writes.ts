@@ -1,9 +1,9 @@
 import type Database from 'better-sqlite3';
-import { alertWrites, outboxWrites } from '../../alerts/sqlite-outbox';
+import { alertWrites, outboxWrites } from './outbox';
 import type { AlertPolicy } from '../../alerts/types';
 import { deriveSession } from '../../domain/sessions';
 import type { ApplyResult, IncomingEvent, NewCall, NewSession } from '../store';
-import { toSessionView, type EventRow, type SessionRow } from './rows';
+import { toSessionView, type EventRow, type SessionRow } from '../rows';
 import { startReservations } from './start-reservations';
 
 export const EVENTS_OF_SESSION = 'SELECT * FROM siprec_events WHERE session_id = ? ORDER BY id';
@@ -13,7 +13,7 @@ const NOT_STARTED = { state: 'requested', startedAt: null, stoppedAt: null, erro
 /**
  * Calls the purge may delete, oldest activity first, after the keyset (@afterAt, @afterSid): idle
  * since before @cutoff, and with no requested or active session unless idle since before
- * @staleBefore (longer than a call can last). Walks calls_last_activity (migrations/007).
+ * @staleBefore (longer than a call can last). Walks calls_last_activity (migrations/sqlite/007).
  */
 export const PURGEABLE_CALLS = `SELECT c.call_sid, c.last_activity_at FROM calls c
   WHERE c.last_activity_at < @cutoff AND (c.last_activity_at, c.call_sid) > (@afterAt, @afterSid)

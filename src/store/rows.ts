@@ -1,5 +1,7 @@
-import { isTimestampSkewed } from '../../domain/sessions';
-import type { CallView, EventView, SessionListItem, SessionState, SessionView } from '../store';
+/** Row shapes both backends return (integer ms times, JSON as text) and their API views. */
+import { isTimestampSkewed } from '../domain/sessions';
+import type { Alert, AlertKind, AlertSeverity, DeliveryState } from '../alerts/types';
+import type { CallView, EventView, SessionListItem, SessionState, SessionView } from './store';
 
 export interface CallRow {
   call_sid: string;
@@ -83,5 +85,44 @@ export const toEventView = (r: EventRow): EventView => ({
   timestampSkewed: isTimestampSkewed(r.occurred_at, r.received_at),
 });
 
-// Cursors are written once for every backend, above them (src/store/cursor.ts).
-export { decodeCursor, encodeCursor } from '../cursor';
+// Cursors are written once for every backend (src/store/cursor.ts).
+export { decodeCursor, encodeCursor } from './cursor';
+
+export interface AlertRow {
+  id: number;
+  kind: AlertKind;
+  dedupe_key: string;
+  severity: AlertSeverity;
+  message: string;
+  call_sid: string | null;
+  session_name: string | null;
+  connector_name: string | null;
+  error_code: string | null;
+  error_message: string | null;
+  occurred_at: number;
+  state: DeliveryState;
+  attempts: number;
+  next_attempt_at: number;
+  last_error: string | null;
+  delivered_at: number | null;
+}
+
+export const toAlert = (r: AlertRow): Alert => ({
+  id: String(r.id),
+  kind: r.kind,
+  dedupeKey: r.dedupe_key,
+  severity: r.severity,
+  message: r.message,
+  callSid: r.call_sid,
+  sessionName: r.session_name,
+  connectorName: r.connector_name,
+  errorCode: r.error_code,
+  errorMessage: r.error_message,
+  at: r.occurred_at,
+  state: r.state,
+  attempts: r.attempts,
+  // The column also holds the claim lease; it means "next attempt" only while the alert waits.
+  nextAttemptAt: r.state === 'pending' || r.state === 'retrying' ? r.next_attempt_at : null,
+  lastError: r.last_error,
+  deliveredAt: r.delivered_at,
+});

@@ -1,70 +1,15 @@
 import type Database from 'better-sqlite3';
-import type { LedgerWriter } from '../store/sqlite/writes';
-import { storeUnavailable, written } from '../store/store';
-import { createHeldAlerts, initialStatus, type HeldAlerts } from './held';
-import { alertFields, errorBurstAlert, siprecErrorAlert, startTimeoutAlert } from './messages';
-import type { Alert, AlertKind, AlertOutbox, AlertPolicy, AlertSeverity, AlertView, DeliveryState, DeliveryStatus, InitialState, NewAlert } from './types';
+import { createHeldAlerts, initialStatus, type HeldAlerts } from '../../alerts/held';
+import { errorBurstAlert, siprecErrorAlert, startTimeoutAlert } from '../../alerts/messages';
+import { burstWindowStart, errorBurstDue, MAX_START_TIMEOUTS_PER_SCAN, startTimeoutWindow, WAITING_STATES } from '../../alerts/rules';
+import type { Alert, AlertOutbox, AlertPolicy, DeliveryStatus, InitialState, NewAlert } from '../../alerts/types';
+import { toAlertView } from '../../alerts/view';
+import { toAlert, type AlertRow } from '../rows';
+import { storeUnavailable, written } from '../store';
+import type { LedgerWriter } from './writes';
 
-interface AlertRow {
-  id: number;
-  kind: AlertKind;
-  dedupe_key: string;
-  severity: AlertSeverity;
-  message: string;
-  call_sid: string | null;
-  session_name: string | null;
-  connector_name: string | null;
-  error_code: string | null;
-  error_message: string | null;
-  occurred_at: number;
-  state: DeliveryState;
-  attempts: number;
-  next_attempt_at: number;
-  last_error: string | null;
-  delivered_at: number | null;
-}
+const WAITING = `(${WAITING_STATES.map((s) => `'${s}'`).join(', ')})`;
 
-const WAITING = "('pending', 'retrying')";
-/**
- * start-timeout looks at sessions whose timeout passed within the last day: the scan still catches
- * them after a day of downtime, and older ones are history, not news. Counted from the timeout, not
- * from now, or a timeout as long as the lookback would never fire.
- */
-const START_TIMEOUT_MARGIN_MS = 86_400_000;
-const MAX_START_TIMEOUTS_PER_SCAN = 500;
-
-const toAlert = (r: AlertRow): Alert => ({
-  id: String(r.id),
-  kind: r.kind,
-  dedupeKey: r.dedupe_key,
-  severity: r.severity,
-  message: r.message,
-  callSid: r.call_sid,
-  sessionName: r.session_name,
-  connectorName: r.connector_name,
-  errorCode: r.error_code,
-  errorMessage: r.error_message,
-  at: r.occurred_at,
-  state: r.state,
-  attempts: r.attempts,
-  // The column also holds the claim lease; it means "next attempt" only while the alert waits.
-  nextAttemptAt: r.state === 'pending' || r.state === 'retrying' ? r.next_attempt_at : null,
-  lastError: r.last_error,
-  deliveredAt: r.delivered_at,
-});
-
-const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
-
-export const toAlertView = (a: Alert): AlertView => ({
-  id: a.id,
-  ...alertFields(a),
-  state: a.state,
-  attempts: a.attempts,
-  lastError: a.lastError,
-  nextAttemptAt: iso(a.nextAttemptAt),
-  deliveredAt: iso(a.deliveredAt),
-  held: a.id.startsWith('held:'),
-});
 
 /** Statements that run inside the ledger's own transactions (the caller holds the write). */
 export function alertWrites(db: Database.Database) {
@@ -94,9 +39,10 @@ export function alertWrites(db: Database.Database) {
     ): void {
       enqueue(siprecErrorAlert(s), initialStatus(policy.initialState, s.at), s.at);
       if (!s.connectorName) return;
-      const since = s.at - policy.burst.windowMs;
+      const since = burstWindowStart(s.at, policy);
       const count = (errorsOnConnector.get({ since, connectorName: s.connectorName }) as { n: number }).n;
-      if (count <= policy.burst.count || burstSince.get({ since, connectorName: s.connectorName })) return;
+      // Only past the threshold is the window's earlier burst looked up.
+      if (!errorBurstDue(count, count > policy.burst.count && Boolean(burstSince.get({ since, connectorName: s.connectorName })), policy)) return;
       const burst = errorBurstAlert({ connectorName: s.connectorName, count, windowMs: policy.burst.windowMs, at: s.at });
       enqueue(burst, initialStatus(policy.initialState, s.at), s.at);
     },
@@ -105,7 +51,7 @@ export function alertWrites(db: Database.Database) {
 
 type Stuck = { id: number; call_sid: string; name: string; connector_name: string | null };
 
-/** The outbox's own writes, as named ledger writes (see store/sqlite/writes.ts). */
+/** The outbox's own writes, as named ledger writes (see writes.ts). */
 export function outboxWrites(db: Database.Database) {
   const writes = alertWrites(db);
   const dueRows = db.prepare(`SELECT * FROM alert_outbox WHERE state IN ${WAITING} AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?`);
@@ -157,7 +103,7 @@ export function heldAlertsOver(db: Database.Database): HeldAlerts {
 /**
  * The outbox over the ledger's database. Its writes go through the ledger's writer, so they share
  * its BEGIN IMMEDIATE … COMMIT (and its fsync) with the ledger's; reads run here. `held` outlives
- * the outbox when the ledger file is reopened (store/sqlite/ledger-file.ts).
+ * the outbox when the ledger file is reopened (ledger-file.ts).
  */
 export function createSqliteOutbox(db: Database.Database, writer: LedgerWriter, held: HeldAlerts = heldAlertsOver(db)): AlertOutbox {
   const read = <T>(what: string, fn: () => T): T => {
@@ -211,7 +157,7 @@ export function createSqliteOutbox(db: Database.Database, writer: LedgerWriter, 
 
     raiseStartTimeouts: async (now, timeoutMs, initialState) => {
       const stuck = read('scanning for sessions that never started', () =>
-        stuckSessions.all({ since: now - timeoutMs - START_TIMEOUT_MARGIN_MS, cutoff: now - timeoutMs }) as Stuck[],
+        stuckSessions.all(startTimeoutWindow(now, timeoutMs)) as Stuck[],
       );
       if (stuck.length === 0) return 0;
       return written('raising start-timeout alerts', writer.run('raiseStartTimeouts', stuck, now, timeoutMs, initialState));
