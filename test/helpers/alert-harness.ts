@@ -4,8 +4,8 @@ import { alertPolicy } from '../../src/alerts';
 import { createAlertDispatcher, type DispatcherOptions } from '../../src/alerts/dispatcher';
 import { createStartTimeoutScanner } from '../../src/alerts/start-timeout';
 import type { AlertView } from '../../src/alerts/types';
-import type { OpenOptions } from '../../src/store/sqlite/open';
 import { startAlertReceiver, type AlertReceiver } from './alert-receiver';
+import type { BackendName } from './backends';
 import { BEARER } from './operator-api';
 import { createTestApp, type TestApp } from './test-app';
 import { buildStatusCallback, buildVoiceForm } from './twilio-requests';
@@ -34,17 +34,17 @@ export interface AlertHarness {
 }
 
 /**
- * A real app over a temp SQLite file, a real receiver on 127.0.0.1, and the real dispatcher and
- * scanner driven one pass at a time on a clock the test moves. Starts at the real time, so the
+ * A real app over a fresh ledger (on options.backend, SQLite by default), a real receiver on
+ * 127.0.0.1, and the real dispatcher and scanner driven one pass at a time on a clock the test moves. Starts at the real time, so the
  * signature's timestamp is one a receiver would accept.
  */
 export async function startAlertHarness(
-  options: { env?: Record<string, string>; webhook?: boolean; db?: OpenOptions; dispatcher?: Partial<DispatcherOptions> } = {},
+  options: { env?: Record<string, string>; webhook?: boolean; backend?: BackendName; writeTimeoutMs?: number; dispatcher?: Partial<DispatcherOptions> } = {},
 ): Promise<AlertHarness> {
   const receiver = await startAlertReceiver();
   const clock = { now: Date.now(), advance: (ms: number) => void (clock.now += ms) };
   const webhookEnv: Record<string, string> = options.webhook === false ? {} : { ALERT_WEBHOOK_URL: receiver.url, ALERT_WEBHOOK_SECRET: ALERT_SECRET };
-  const t = createTestApp({ env: { ...webhookEnv, ...options.env }, db: options.db, clock: () => clock.now });
+  const t = await createTestApp({ env: { ...webhookEnv, ...options.env }, backend: options.backend, writeTimeoutMs: options.writeTimeoutMs, clock: () => clock.now });
   const logs: AlertHarness['logs'] = [];
   const logger = pino({ level: 'debug' }, { write: (line: string) => void logs.push(JSON.parse(line)) });
   const { webhookUrl, webhookSecret, startTimeoutSeconds } = t.config.alerts;

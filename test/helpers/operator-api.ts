@@ -18,12 +18,32 @@ export function operatorApi(t: TestApp) {
   };
 }
 
-/** Every row of the ledger, to prove a refused request changed nothing. */
-export function ledgerRows(t: TestApp) {
+/**
+ * All the ledger shows through the store: every session with its call and events, the counts, the
+ * alerts, and the calls named in `callSids` (a call may have no session, and only its SID finds it).
+ * Two snapshots are equal when a request changed nothing a reader can see, on either backend.
+ */
+export async function ledgerSnapshot(t: TestApp, callSids: string[] = []) {
+  const page = await t.store.listSessions({ limit: 10_000, withTotal: true });
+  const sids = [...new Set([...callSids, ...page.sessions.map((s) => s.callSid)])].sort();
+  const calls = await Promise.all(sids.map(async (sid) => [sid, await t.store.getCall(sid)] as const));
   return {
-    calls: t.db.prepare('SELECT * FROM calls ORDER BY call_sid').all(),
-    sessions: t.db.prepare('SELECT * FROM siprec_sessions ORDER BY id').all(),
-    events: t.db.prepare('SELECT * FROM siprec_events ORDER BY id').all(),
+    calls: Object.fromEntries(calls),
+    sessions: page.sessions,
+    total: page.total,
+    byState: await t.store.countSessionsByState(),
+    alerts: await t.store.alerts.list(10_000),
+  };
+}
+
+/** A ledger with nothing in it, as ledgerSnapshot(t, callSids) shows it. */
+export function emptyLedger(callSids: string[] = []) {
+  return {
+    calls: Object.fromEntries([...callSids].sort().map((sid) => [sid, null])),
+    sessions: [],
+    total: 0,
+    byState: { requested: 0, active: 0, failed: 0, stopped: 0 },
+    alerts: [],
   };
 }
 

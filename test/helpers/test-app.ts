@@ -4,20 +4,20 @@ import request from 'supertest';
 import { createApp } from '../../src/app';
 import { loadConfig, type Config } from '../../src/config';
 import { createMetrics, type Metrics } from '../../src/metrics';
-import { createSqliteStore } from '../../src/store/sqlite';
-import { openDatabase, type OpenOptions } from '../../src/store/sqlite/open';
-import { writerThread } from '../../src/store/sqlite/writer-thread';
+import { openStore } from '../../src/store';
+import { storeFaults } from '../../src/store/faults';
 import type { Store } from '../../src/store/store';
 import { siprecApiFromConfig, type SiprecApi } from '../../src/twilio/rest';
 import { DEFAULT_TEST_ROUTES, TEST_PUBLIC_BASE_URL, tempDir, testEnv, type TempDir } from './env';
+import { testStorage, type BackendName, type TestStorage } from './backends';
 import { sign } from './twilio-requests';
-import Database from 'better-sqlite3';
 
 export interface TestApp {
   app: RequestListener;
   config: Config;
   store: Store;
-  db: Database.Database;
+  /** The backend and database this app's ledger is in (DATABASE_PATH or DATABASE_URL in `config`). */
+  storage: TestStorage;
   metrics: Metrics;
   siprecApi: SiprecApi;
   dir: TempDir;
@@ -26,17 +26,27 @@ export interface TestApp {
   /** GETs `path` (with its query) signed as Twilio would. */
   getTwilio(path: string, token?: string): request.Test;
   /**
-   * Holds the database's write lock from another connection until the returned release is called:
-   * a real fault for the writer thread, which then fails after its busy timeout (options.db).
+   * Takes the locks every ledger write needs, from another connection, until the returned release is
+   * called: a real fault, after which the store's writes fail once options.writeTimeoutMs has passed.
    */
-  holdWriteLock(): () => void;
+  holdWrites(): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }
 
 export interface TestAppOptions {
   routes?: unknown;
   env?: Record<string, string>;
-  db?: OpenOptions;
+  /** Which backend the ledger is on; SQLite by default. */
+  backend?: BackendName;
+  /**
+   * Another instance on that app's ledger (its own config load, store and app), as after a restart
+   * or behind a load balancer; closing it leaves the ledger to its owner.
+   */
+  ledgerOf?: TestApp;
+  /** How long a write waits for a lock held elsewhere before failing (see holdWrites). */
+  writeTimeoutMs?: number;
+  /** SQLite only. */
+  synchronous?: 'FULL' | 'NORMAL';
   clock?: () => number;
   /** Where the app logs; silent by default. A test that asserts a log line passes its own. */
   logger?: Logger;
@@ -47,17 +57,17 @@ export interface TestAppOptions {
 /** Nothing listens on the discard port: REST calls fail fast as unreachable and never leave the machine. */
 export const UNREACHABLE_TWILIO = 'http://127.0.0.1:9';
 
-/** The real app over a fresh SQLite file with the real migrations. */
-export function createTestApp(options: TestAppOptions = {}): TestApp {
+/** The real app over a fresh ledger (a SQLite file, or a PostgreSQL database) with the real migrations. */
+export async function createTestApp(options: TestAppOptions = {}): Promise<TestApp> {
   const dir = tempDir();
-  const config = loadConfig(
-    testEnv(dir, options.routes ?? DEFAULT_TEST_ROUTES, { TWILIO_API_BASE_URL: options.twilio?.url ?? UNREACHABLE_TWILIO, ...options.env }),
-  );
-  const db = openDatabase(config.databasePath, options.db);
-  // Writes go through the writer thread, as in the server.
-  const store = createSqliteStore(db, {
-    writer: writerThread(config.databasePath, { busyTimeoutMs: options.db?.busyTimeoutMs, synchronous: options.db?.synchronous }),
-  });
+  const storage: TestStorage = options.ledgerOf
+    ? { ...options.ledgerOf.storage, remove: async () => undefined }
+    : await testStorage(options.backend ?? 'sqlite', dir);
+  const env = testEnv(dir, options.routes ?? DEFAULT_TEST_ROUTES, { TWILIO_API_BASE_URL: options.twilio?.url ?? UNREACHABLE_TWILIO, ...storage.env, ...options.env });
+  if (storage.backend === 'postgres') delete env.DATABASE_PATH;
+  const config = loadConfig(env);
+  // As the server opens it: SQLite's writes on the writer thread, PostgreSQL's pool.
+  const store = await openStore(config.storage, { log: pino({ level: 'silent' }), writeTimeoutMs: options.writeTimeoutMs, synchronous: options.synchronous });
   const metrics = createMetrics();
   const siprecApi = siprecApiFromConfig(config.twilio);
   const app = createApp({ config, store, metrics, siprecApi, logger: options.logger ?? pino({ level: 'silent' }), clock: options.clock });
@@ -66,23 +76,17 @@ export function createTestApp(options: TestAppOptions = {}): TestApp {
     app,
     config,
     store,
-    db,
+    storage,
     metrics,
     siprecApi,
     dir,
     postTwilio: (path, form, token) =>
       request(app).post(path).type('form').set('X-Twilio-Signature', sign(base + path, form, token)).send(form),
     getTwilio: (path, token) => request(app).get(path).set('X-Twilio-Signature', sign(base + path, {}, token)),
-    holdWriteLock: () => {
-      const locker = new Database(config.databasePath);
-      locker.exec('BEGIN IMMEDIATE');
-      return () => {
-        locker.exec('ROLLBACK');
-        locker.close();
-      };
-    },
+    holdWrites: async () => (await storeFaults(config.storage)).holdWrites(),
     close: async () => {
       await store.close();
+      await storage.remove();
       dir.remove();
     },
   };

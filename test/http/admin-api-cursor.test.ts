@@ -1,21 +1,14 @@
-import pino from 'pino';
 import request from 'supertest';
-import { createApp } from '../../src/app';
-import { loadConfig } from '../../src/config';
-import { createMetrics } from '../../src/metrics';
-import { createSqliteStore } from '../../src/store/sqlite';
-import { openDatabase } from '../../src/store/sqlite/open';
-import { siprecApiFromConfig } from '../../src/twilio/rest';
-import { DEFAULT_TEST_ROUTES, testEnv } from '../helpers/env';
+import { describeEachBackend } from '../helpers/backends';
 import { BEARER, operatorApi } from '../helpers/operator-api';
-import { createTestApp, UNREACHABLE_TWILIO, type TestApp } from '../helpers/test-app';
+import { createTestApp, type TestApp } from '../helpers/test-app';
 import { buildVoiceForm } from '../helpers/twilio-requests';
 
 const T0 = Date.parse('2025-03-01T12:00:00.000Z');
 const INVALID = { error: 'cursor is not valid: pass the nextCursor of a previous page' };
 const OTHER_ADMIN_TOKEN = 'another-deployments-admin-token-0123';
 
-describe('GET /api/sessions cursors', () => {
+describeEachBackend('GET /api/sessions cursors', (backend) => {
   let t: TestApp;
   let now: number;
   let callSids: string[];
@@ -31,7 +24,7 @@ describe('GET /api/sessions cursors', () => {
     }
     return sids;
   }
-  const page = (app: TestApp | { app: TestApp['app'] }, cursor?: string) => {
+  const page = (app: TestApp, cursor?: string) => {
     const q = cursor === undefined ? '' : `&cursor=${encodeURIComponent(cursor)}`;
     return request(app.app).get(`/api/sessions?limit=1${q}`).set('Authorization', BEARER);
   };
@@ -39,7 +32,7 @@ describe('GET /api/sessions cursors', () => {
 
   beforeEach(async () => {
     now = T0;
-    t = createTestApp({ clock: () => now });
+    t = await createTestApp({ backend, clock: () => now });
     callSids = await seed(t);
   });
   afterEach(async () => t.close());
@@ -75,7 +68,7 @@ describe('GET /api/sessions cursors', () => {
     });
 
     it('issued by a deployment with another ADMIN_TOKEN → 400', async () => {
-      const other = createTestApp({ clock: () => now, env: { ADMIN_TOKEN: OTHER_ADMIN_TOKEN } });
+      const other = await createTestApp({ backend, clock: () => now, env: { ADMIN_TOKEN: OTHER_ADMIN_TOKEN } });
       try {
         await seed(other);
         const res = await request(other.app).get('/api/sessions?limit=1').set('Authorization', `Bearer ${OTHER_ADMIN_TOKEN}`).expect(200);
@@ -91,17 +84,16 @@ describe('GET /api/sessions cursors', () => {
     it('page 2 opens with the cursor page 1 gave', async () => {
       const p1 = (await page(t).expect(200)).body;
       // A second process: its own config load, database connection, store and app.
-      const config = loadConfig(testEnv(t.dir, DEFAULT_TEST_ROUTES, { TWILIO_API_BASE_URL: UNREACHABLE_TWILIO }));
-      expect(config.databasePath).toBe(t.config.databasePath);
-      const store = createSqliteStore(openDatabase(config.databasePath));
+      const second = await createTestApp({ ledgerOf: t, clock: () => now });
       try {
-        const app = createApp({ config, store, metrics: createMetrics(), siprecApi: siprecApiFromConfig(config.twilio), logger: pino({ level: 'silent' }) });
-        const p2 = (await page({ app }, p1.nextCursor).expect(200)).body;
+        expect(second.config.storage).toEqual(t.config.storage);
+        expect(second.store).not.toBe(t.store);
+        const p2 = (await page(second, p1.nextCursor).expect(200)).body;
         expect(callsOf(p2)).toEqual([callSids[1]]);
         // And the cursor it issues works back on the first instance.
         expect(callsOf((await page(t, p2.nextCursor).expect(200)).body)).toEqual([callSids[2]]);
       } finally {
-        await store.close();
+        await second.close();
       }
     });
   });

@@ -1,21 +1,22 @@
 import request from 'supertest';
 import { startFakeTwilio, type FakeTwilio } from '../../src/dev/fake-twilio';
 import { TEST_ACCOUNT_SID, TEST_AUTH_TOKEN } from '../helpers/env';
-import { BEARER, ledgerRows, operatorApi } from '../helpers/operator-api';
+import { describeEachBackend } from '../helpers/backends';
+import { BEARER, ledgerSnapshot, operatorApi } from '../helpers/operator-api';
 import { createTestApp, type TestApp } from '../helpers/test-app';
 import { newCallSid } from '../helpers/twilio-requests';
 
 const LONE_HIGH = '\ud800';
 const LONE_LOW = '\udc00';
 
-describe('operator API: input that must be refused', () => {
+describeEachBackend('operator API: input that must be refused', (backend) => {
   let fake: FakeTwilio;
   let t: TestApp;
   let callSid: string;
 
   beforeEach(async () => {
     fake = await startFakeTwilio({ accountSid: TEST_ACCOUNT_SID, authToken: TEST_AUTH_TOKEN });
-    t = createTestApp({ twilio: fake });
+    t = await createTestApp({ backend, twilio: fake });
     callSid = newCallSid();
     fake.calls.add(callSid);
   });
@@ -29,14 +30,14 @@ describe('operator API: input that must be refused', () => {
     request(t.app).post(`/api/calls/${callSid}/siprec`).set('Authorization', BEARER).type('json').send(json);
 
   async function expectRefused(json: string, paths: string[], message?: RegExp) {
-    const before = ledgerRows(t);
+    const before = await ledgerSnapshot(t, [callSid]);
     const res = await postRaw(json).expect(400);
     expect(res.body.error).toBe('request body is malformed');
     const details = res.body.details as Array<{ path: string; message: string }>;
     expect(details.map((d) => d.path).sort()).toEqual([...paths].sort());
     if (message) for (const d of details) expect(d.message).toMatch(message);
     expect(fake.requests).toEqual([]);
-    expect(ledgerRows(t)).toEqual(before);
+    expect(await ledgerSnapshot(t, [callSid])).toEqual(before);
   }
 
   describe('POST /api/calls/:callSid/siprec parameters', () => {

@@ -1,4 +1,5 @@
 import request from 'supertest';
+import { describeEachBackend } from '../helpers/backends';
 import { applyEvent, operatorApi } from '../helpers/operator-api';
 import { createTestApp, type TestApp } from '../helpers/test-app';
 import { buildVoiceForm, newSiprecSid } from '../helpers/twilio-requests';
@@ -14,7 +15,7 @@ const ROUTES = {
 };
 type Listed = { callSid: string; name: string; connectorName: string | null; from: string | null; to: string | null };
 
-describe('GET /api/sessions search, and GET /api/overview', () => {
+describeEachBackend('GET /api/sessions search, and GET /api/overview', (backend) => {
   let t: TestApp;
   let now: number;
   let api: ReturnType<typeof operatorApi>;
@@ -39,10 +40,10 @@ describe('GET /api/sessions search, and GET /api/overview', () => {
   const list = async (query: string) => (await api.get(`/api/sessions?${query}`).expect(200)).body as { sessions: Listed[]; nextCursor: string | null; total?: number };
   const keys = async (query: string) => (await list(query)).sessions.map((s) => `${s.callSid === A ? 'A' : s.callSid === B ? 'B' : s.callSid === C ? 'C' : '?'}/${s.name}`);
 
-  afterEach(async () => t.close());
+  afterEach(async () => t?.close());
 
   describe('with numbers stored in full', () => {
-    beforeEach(async () => seed(createTestApp({ routes: ROUTES, clock: () => now })));
+    beforeEach(async () => seed(await createTestApp({ backend, routes: ROUTES, clock: () => now })));
 
     it('finds the calls from or to a number, written in any common way', async () => {
       expect(await keys('phone=%2B14155550100')).toEqual(['A/compliance', 'A/gridspace']);
@@ -128,7 +129,7 @@ describe('GET /api/sessions search, and GET /api/overview', () => {
   });
 
   describe('with STORE_CALLER_NUMBERS=masked', () => {
-    beforeEach(async () => seed(createTestApp({ routes: ROUTES, clock: () => now, env: { STORE_CALLER_NUMBERS: 'masked' } })));
+    beforeEach(async () => seed(await createTestApp({ backend, routes: ROUTES, clock: () => now, env: { STORE_CALLER_NUMBERS: 'masked' } })));
 
     it('matches what is stored: a full number by its mask, or the mask itself', async () => {
       const [first] = (await list('limit=1')).sessions;
@@ -141,7 +142,7 @@ describe('GET /api/sessions search, and GET /api/overview', () => {
   });
 
   describe('with STORE_CALLER_NUMBERS=none', () => {
-    beforeEach(async () => seed(createTestApp({ routes: ROUTES, clock: () => now, env: { STORE_CALLER_NUMBERS: 'none' } })));
+    beforeEach(async () => seed(await createTestApp({ backend, routes: ROUTES, clock: () => now, env: { STORE_CALLER_NUMBERS: 'none' } })));
 
     it('says a search by number is unavailable, rather than finding nothing', async () => {
       const res = await api.get('/api/sessions?phone=%2B14155550100').expect(400);

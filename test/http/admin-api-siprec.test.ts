@@ -1,7 +1,8 @@
 import request from 'supertest';
 import { startFakeTwilio, type FakeTwilio, type FakeTwilioFailure } from '../../src/dev/fake-twilio';
 import { TEST_ACCOUNT_SID, TEST_AUTH_TOKEN } from '../helpers/env';
-import { applyEvent, basicAuth, BEARER, ledgerRows, operatorApi } from '../helpers/operator-api';
+import { describeEachBackend } from '../helpers/backends';
+import { applyEvent, basicAuth, BEARER, ledgerSnapshot, operatorApi } from '../helpers/operator-api';
 import { createTestApp, type TestApp } from '../helpers/test-app';
 import { buildVoiceForm, newCallSid } from '../helpers/twilio-requests';
 
@@ -10,7 +11,7 @@ const iso = (ms: number) => new Date(ms).toISOString();
 const STATUS_CALLBACK = 'https://calls.example.com/siprec/twilio/siprec-status#rc=5&rp=ct,rt,5xx';
 const siprecPath = (callSid: string, rest = '') => `/2010-04-01/Accounts/${TEST_ACCOUNT_SID}/Calls/${callSid}/Siprec${rest}.json`;
 
-describe('operator API: starting and stopping SIPREC', () => {
+describeEachBackend('operator API: starting and stopping SIPREC', (backend) => {
   let fake: FakeTwilio;
   let t: TestApp;
   let now: number;
@@ -19,7 +20,7 @@ describe('operator API: starting and stopping SIPREC', () => {
   beforeEach(async () => {
     fake = await startFakeTwilio({ accountSid: TEST_ACCOUNT_SID, authToken: TEST_AUTH_TOKEN });
     now = T0;
-    t = createTestApp({ twilio: fake, clock: () => now });
+    t = await createTestApp({ backend, twilio: fake, clock: () => now });
     api = operatorApi(t);
   });
   afterEach(async () => {
@@ -111,14 +112,14 @@ describe('operator API: starting and stopping SIPREC', () => {
     describe('when the call already has two open sessions', () => {
       it('responds 409 naming them, before asking Twilio, and writes nothing', async () => {
         const callSid = await liveCall('+15550001111');
-        const before = ledgerRows(t);
+        const before = await ledgerSnapshot(t, [callSid]);
         const res = await api.post(`/api/calls/${callSid}/siprec`, { connectorName: 'Third_One' }).expect(409);
         expect(res.body).toEqual({
           error: `call ${callSid} already has 2 open SIPREC sessions (at most 2); stop one first`,
           details: [{ name: 'gridspace', state: 'requested' }, { name: 'compliance', state: 'requested' }],
         });
         expect(fake.requests).toEqual([]);
-        expect(ledgerRows(t)).toEqual(before);
+        expect(await ledgerSnapshot(t, [callSid])).toEqual(before);
       });
 
       it('counts a stopped session, or one asked to stop, as closed', async () => {
@@ -159,12 +160,12 @@ describe('operator API: starting and stopping SIPREC', () => {
         ['several problems', { name: 'bad name', track: 'x', parameters: 'no' }, ['connectorName', 'name', 'track', 'parameters']],
       ])('responds 400 for %s, listing the problems, and asks Twilio nothing', async (_what, body, paths) => {
         const callSid = await liveCall();
-        const before = ledgerRows(t);
+        const before = await ledgerSnapshot(t, [callSid]);
         const res = await api.post(`/api/calls/${callSid}/siprec`, body as object).expect(400);
         expect(res.body.error).toBe('request body is malformed');
         expect((res.body.details as Array<{ path: string }>).map((d) => d.path).sort()).toEqual([...paths].sort());
         expect(fake.requests).toEqual([]);
-        expect(ledgerRows(t)).toEqual(before);
+        expect(await ledgerSnapshot(t, [callSid])).toEqual(before);
       });
 
       it('responds 400 without a body, 415 for a form, 400 for malformed JSON and 413 over 64 KB', async () => {
@@ -188,13 +189,13 @@ describe('operator API: starting and stopping SIPREC', () => {
       it('responds 404 with what Twilio said and writes nothing', async () => {
         const callSid = await liveCall();
         fake.calls.delete(callSid);
-        const before = ledgerRows(t);
+        const before = await ledgerSnapshot(t, [callSid]);
         const res = await api.post(`/api/calls/${callSid}/siprec`, { connectorName: 'Other' }).expect(404);
         expect(res.body).toEqual({
           error: `Twilio does not know call ${callSid} (it may have ended); nothing was recorded`,
           details: [{ twilioStatus: 404, twilioCode: 20404, twilioMessage: expect.stringMatching(/was not found/) }],
         });
-        expect(ledgerRows(t)).toEqual(before);
+        expect(await ledgerSnapshot(t, [callSid])).toEqual(before);
       });
     });
 
@@ -202,12 +203,12 @@ describe('operator API: starting and stopping SIPREC', () => {
     describe.each(twilioFailures.filter(([, failure]) => failure !== 'hangup'))('when Twilio %s', (_what, failure, status, details) => {
       it(`responds ${status} with what Twilio said and writes nothing`, async () => {
         const callSid = await liveCall();
-        const before = ledgerRows(t);
+        const before = await ledgerSnapshot(t, [callSid]);
         fake.failNext(failure);
         const res = await api.post(`/api/calls/${callSid}/siprec`, { connectorName: 'Other' }).expect(status);
         expect(res.body.details).toEqual([expect.objectContaining(details)]);
         expect(fake.requests).toHaveLength(1);
-        expect(ledgerRows(t)).toEqual(before);
+        expect(await ledgerSnapshot(t, [callSid])).toEqual(before);
       });
     });
   });
@@ -238,7 +239,9 @@ describe('operator API: starting and stopping SIPREC', () => {
         const res = await api.post(`/api/calls/${callSid}/siprec/${siprecSid}/stop`).expect(202);
         expect(fake.requests[1]!.path).toBe(siprecPath(callSid, `/${siprecSid}`));
         expect(res.body).toMatchObject({ name: 'Rec', siprecSid, stopRequestedAt: iso(T0) });
-        expect(ledgerRows(t).sessions.map((s) => (s as { name: string }).name)).toEqual(['Gridspace_1', 'Rec']);
+        // No session was made under the SID: the ledger holds the call's two, and no other.
+        expect((await t.store.getCall(callSid))!.sessions.map((s) => s.name)).toEqual(['Gridspace_1', 'Rec']);
+        expect((await t.store.listSessions({ limit: 10, withTotal: true })).total).toBe(2);
       });
     });
 
@@ -279,10 +282,10 @@ describe('operator API: starting and stopping SIPREC', () => {
     describe('when Twilio knows no such session', () => {
       it('responds 404 and writes nothing', async () => {
         const callSid = await liveCall();
-        const before = ledgerRows(t);
+        const before = await ledgerSnapshot(t, [callSid]);
         const res = await api.post(`/api/calls/${callSid}/siprec/Gridspace_1/stop`).expect(404);
         expect(res.body.error).toBe(`Twilio does not know call ${callSid} or its SIPREC session "Gridspace_1"; nothing was recorded`);
-        expect(ledgerRows(t)).toEqual(before);
+        expect(await ledgerSnapshot(t, [callSid])).toEqual(before);
       });
     });
 
@@ -290,11 +293,11 @@ describe('operator API: starting and stopping SIPREC', () => {
       it(`responds ${status} and writes nothing`, async () => {
         const callSid = await liveCall();
         fake.addSiprec(callSid, 'Gridspace_1');
-        const before = ledgerRows(t);
+        const before = await ledgerSnapshot(t, [callSid]);
         fake.failNext(failure);
         const res = await api.post(`/api/calls/${callSid}/siprec/Gridspace_1/stop`).expect(status);
         expect(res.body.details).toEqual([expect.objectContaining(details)]);
-        expect(ledgerRows(t)).toEqual(before);
+        expect(await ledgerSnapshot(t, [callSid])).toEqual(before);
       });
     });
 
@@ -311,11 +314,11 @@ describe('operator API: starting and stopping SIPREC', () => {
 
   describe('when Twilio is unreachable', () => {
     it('responds 502 to a start and to a stop and writes nothing', async () => {
-      const offline = createTestApp({ clock: () => T0 }); // REST calls go to a closed port on 127.0.0.1
+      const offline = await createTestApp({ backend, clock: () => T0 }); // REST calls go to a closed port on 127.0.0.1
       try {
         const form = buildVoiceForm({ To: '+15559990000' });
         await offline.postTwilio('/twilio/voice', form).expect(200);
-        const before = ledgerRows(offline);
+        const before = await ledgerSnapshot(offline, [form.CallSid!]);
         const off = operatorApi(offline);
         const start = await off.post(`/api/calls/${form.CallSid}/siprec`, { connectorName: 'Other' }).expect(502);
         expect(start.body).toEqual({
@@ -323,7 +326,7 @@ describe('operator API: starting and stopping SIPREC', () => {
           details: [{ twilioStatus: null, twilioCode: null, twilioMessage: 'Twilio could not be reached (ECONNREFUSED)' }],
         });
         await off.post(`/api/calls/${form.CallSid}/siprec/Gridspace_1/stop`).expect(502);
-        expect(ledgerRows(offline)).toEqual(before);
+        expect(await ledgerSnapshot(offline, [form.CallSid!])).toEqual(before);
       } finally {
         await offline.close();
       }

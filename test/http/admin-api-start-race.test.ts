@@ -5,12 +5,12 @@ import { createApp } from '../../src/app';
 import { startFakeTwilio, type FakeTwilio } from '../../src/dev/fake-twilio';
 import { MAX_OPEN_SESSIONS_PER_CALL } from '../../src/domain/sessions';
 import { createMetrics } from '../../src/metrics';
-import { createSqliteStore } from '../../src/store/sqlite';
-import { openDatabase } from '../../src/store/sqlite/open';
+import { openStore } from '../../src/store';
 import type { Store } from '../../src/store/store';
 import type { SiprecApi } from '../../src/twilio/rest';
 import { TEST_ACCOUNT_SID, TEST_AUTH_TOKEN } from '../helpers/env';
-import { BEARER, ledgerRows, operatorApi } from '../helpers/operator-api';
+import { describeEachBackend } from '../helpers/backends';
+import { BEARER, emptyLedger, ledgerSnapshot, operatorApi } from '../helpers/operator-api';
 import { createTestApp, type TestApp } from '../helpers/test-app';
 import { buildStatusCallback, buildVoiceForm, newCallSid } from '../helpers/twilio-requests';
 
@@ -18,14 +18,14 @@ const TRIALS = 20;
 const AT_ONCE = 10;
 const START = /\/Calls\/(CA[0-9a-f]{32})\/Siprec\.json$/;
 
-describe('operator API: concurrent starts on one call', () => {
+describeEachBackend('operator API: concurrent starts on one call', (backend) => {
   let fake: FakeTwilio;
   let t: TestApp;
   let server: Server;
 
   beforeEach(async () => {
     fake = await startFakeTwilio({ accountSid: TEST_ACCOUNT_SID, authToken: TEST_AUTH_TOKEN });
-    t = createTestApp({ twilio: fake });
+    t = await createTestApp({ backend, twilio: fake });
     // One listening server for every request, so the ten starts really are in flight together.
     server = createServer(t.app).listen(0, '127.0.0.1');
     await new Promise((r) => server.once('listening', r));
@@ -37,8 +37,8 @@ describe('operator API: concurrent starts on one call', () => {
   });
 
   const startsAskedOf = (callSid: string) => fake.requests.filter((r) => START.exec(r.path)?.[1] === callSid);
-  const openInLedger = (callSid: string) =>
-    (t.db.prepare("SELECT count(*) AS n FROM siprec_sessions WHERE call_sid = ? AND state IN ('requested', 'active') AND stop_requested_at IS NULL").get(callSid) as { n: number }).n;
+  /** Requested or active and not asked to stop, as the store counts them for the limit. */
+  const openInLedger = async (callSid: string) => (await t.store.openSessions(callSid)).length;
 
   /** Fires `names.length` starts at once on `callSid`; returns their statuses and bodies. */
   async function startAtOnce(callSid: string, names: string[]) {
@@ -65,13 +65,13 @@ describe('operator API: concurrent starts on one call', () => {
           statuses: [...Array(expectedStarts).fill(201), ...Array(AT_ONCE - expectedStarts).fill(409)],
         });
         expect(startsAskedOf(callSid)).toHaveLength(created.length);
-        expect(openInLedger(callSid)).toBe(created.length);
+        expect(await openInLedger(callSid)).toBe(created.length);
         for (const r of results.filter((x) => x.status === 409)) {
           expect(r.body.error).toMatch(/already has (2 open SIPREC sessions|a SIPREC session named)/);
         }
         // Each session Twilio started is in the ledger with the SID Twilio gave it.
         const sids = [...fake.siprecs.values()].filter((s) => s.callSid === callSid).map((s) => s.sid).sort();
-        const recorded = (t.db.prepare('SELECT siprec_sid FROM siprec_sessions WHERE call_sid = ? ORDER BY siprec_sid').all(callSid) as Array<{ siprec_sid: string }>).map((r) => r.siprec_sid);
+        const recorded = ((await t.store.getCall(callSid))?.sessions ?? []).map((s) => s.siprecSid).sort();
         expect(recorded).toEqual(sids);
       }
     });
@@ -85,16 +85,17 @@ describe('operator API: concurrent starts on one call', () => {
       const results = await startAtOnce(form.CallSid!, Array.from({ length: AT_ONCE }, (_, i) => `extra-${i}`));
       expect(results.filter((r) => r.status === 201)).toHaveLength(1);
       expect(startsAskedOf(form.CallSid!)).toHaveLength(1);
-      expect(openInLedger(form.CallSid!)).toBe(2);
+      expect(await openInLedger(form.CallSid!)).toBe(2);
     }
   });
 
-  describe('reservations from two connections on one file (the writer thread, and an in-thread writer as the CLI or another process has)', () => {
+  describe('reservations from two stores on one ledger (the server\'s, and a one-shot one as the CLI or another instance has)', () => {
     it.each([
       ['distinct names', (i: number) => `n-${i}`, 2],
       ['the same name', () => 'same', 1],
     ])(`with %s, ${AT_ONCE} from each at once take exactly the free slots, over ${TRIALS} trials, and none fails`, async (_what, nameOf, expected) => {
-      const other = createSqliteStore(openDatabase(t.config.databasePath));
+      // On SQLite, the CLI's writer on this thread beside the server's writer thread; on PostgreSQL, a pool of its own.
+      const other = await openStore(t.config.storage, { log: pino({ level: 'silent' }), mode: 'cli' });
       try {
         for (let trial = 0; trial < TRIALS; trial++) {
           const callSid = newCallSid();
@@ -122,12 +123,12 @@ describe('operator API: concurrent starts on one call', () => {
       fake.calls.add(callSid);
       const api = operatorApi(t);
       await api.post(`/api/calls/${callSid}/siprec`, { connectorName: 'One' }).expect(201);
-      const before = ledgerRows(t);
+      const before = await ledgerSnapshot(t, [callSid]);
       fake.failNext('400');
       await api.post(`/api/calls/${callSid}/siprec`, { connectorName: 'Two' }).expect(409);
-      expect(ledgerRows(t)).toEqual(before);
+      expect(await ledgerSnapshot(t, [callSid])).toEqual(before);
       await api.post(`/api/calls/${callSid}/siprec`, { connectorName: 'Two' }).expect(201);
-      expect(openInLedger(callSid)).toBe(2);
+      expect(await openInLedger(callSid)).toBe(2);
     });
 
     it('on a call the ledger had not seen, leaves no call behind', async () => {
@@ -135,7 +136,7 @@ describe('operator API: concurrent starts on one call', () => {
       fake.calls.add(callSid);
       fake.failNext('500');
       await operatorApi(t).post(`/api/calls/${callSid}/siprec`, { connectorName: 'One' }).expect(502);
-      expect(ledgerRows(t)).toEqual({ calls: [], sessions: [], events: [] });
+      expect(await ledgerSnapshot(t, [callSid])).toEqual(emptyLedger([callSid]));
     });
 
     it('gives back the slots of concurrent starts Twilio refused, and never exceeds two', async () => {
@@ -150,11 +151,11 @@ describe('operator API: concurrent starts on one call', () => {
       expect(created).toBeLessThanOrEqual(2);
       expect(first.filter((r) => r.status === 409)).toHaveLength(AT_ONCE - created);
       expect(startsAskedOf(callSid)).toHaveLength(created + 2);
-      expect(openInLedger(callSid)).toBe(created);
+      expect(await openInLedger(callSid)).toBe(created);
       const second = await startAtOnce(callSid, Array.from({ length: AT_ONCE }, (_, i) => `s-${i}`));
       expect(created + second.filter((r) => r.status === 201).length).toBe(2);
       expect(startsAskedOf(callSid)).toHaveLength(4);
-      expect(openInLedger(callSid)).toBe(2);
+      expect(await openInLedger(callSid)).toBe(2);
     });
   });
 
@@ -230,11 +231,11 @@ describe('operator API: concurrent starts on one call', () => {
     });
 
     it('releases it when the request never reached Twilio (connection refused)', async () => {
-      const offline = createTestApp(); // REST calls go to a closed port on 127.0.0.1
+      const offline = await createTestApp({ backend }); // REST calls go to a closed port on 127.0.0.1
       try {
         const callSid = newCallSid();
         await operatorApi(offline).post(`/api/calls/${callSid}/siprec`, { connectorName: 'Nowhere' }).expect(502);
-        expect(ledgerRows(offline)).toEqual({ calls: [], sessions: [], events: [] });
+        expect(await ledgerSnapshot(offline, [callSid])).toEqual(emptyLedger([callSid]));
       } finally {
         await offline.close();
       }

@@ -5,7 +5,8 @@ import { startFakeTwilio, type FakeTwilio } from '../../src/dev/fake-twilio';
 import { createMetrics } from '../../src/metrics';
 import type { SiprecApi } from '../../src/twilio/rest';
 import { TEST_ACCOUNT_SID, TEST_ADMIN_TOKEN, TEST_AUTH_TOKEN } from '../helpers/env';
-import { applyEvent, basicAuth, BEARER, ledgerRows, operatorApi } from '../helpers/operator-api';
+import { describeEachBackend } from '../helpers/backends';
+import { applyEvent, basicAuth, BEARER, ledgerSnapshot, operatorApi } from '../helpers/operator-api';
 import { createTestApp, type TestApp } from '../helpers/test-app';
 import { buildVoiceForm, newCallSid, newSiprecSid } from '../helpers/twilio-requests';
 
@@ -14,7 +15,7 @@ const iso = (ms: number) => new Date(ms).toISOString();
 const OWN_ROUTE = '+15550001111'; // two sessions: gridspace, compliance
 const DEFAULT_ROUTE = '+15559990000'; // one session: Gridspace_1
 
-describe('operator API', () => {
+describeEachBackend('operator API', (backend) => {
   let fake: FakeTwilio;
   let t: TestApp;
   let now: number;
@@ -23,7 +24,7 @@ describe('operator API', () => {
   beforeEach(async () => {
     fake = await startFakeTwilio({ accountSid: TEST_ACCOUNT_SID, authToken: TEST_AUTH_TOKEN });
     now = T0;
-    t = createTestApp({ twilio: fake, clock: () => now });
+    t = await createTestApp({ backend, twilio: fake, clock: () => now });
     api = operatorApi(t);
   });
   afterEach(async () => {
@@ -61,12 +62,12 @@ describe('operator API', () => {
         ['Basic with a wrong password', basicAuth('admin', 'wrong-token-wrong-token-wrong')],
       ])('with %s responds 401 with the challenge, asks Twilio nothing and writes nothing', async (_what, auth) => {
         fake.calls.add(live);
-        const before = ledgerRows(t);
+        const before = await ledgerSnapshot(t, [live]);
         const res = await send(auth).expect(401);
         expect(res.headers['www-authenticate']).toBe('Basic realm="siprec-control", charset="UTF-8"');
         expect(res.body).toEqual({ error: expect.any(String) });
         expect(fake.requests).toEqual([]);
-        expect(ledgerRows(t)).toEqual(before);
+        expect(await ledgerSnapshot(t, [live])).toEqual(before);
       });
     });
 
@@ -262,7 +263,8 @@ describe('operator API', () => {
 
   describe('when the ledger cannot answer', () => {
     it('responds 503 to every read', async () => {
-      t.db.close();
+      // The store's connections closed under the app (t.close closes it again, harmlessly).
+      await t.store.close();
       for (const path of [`/api/calls/${newCallSid()}`, '/api/sessions', '/api/stats']) {
         expect((await api.get(path).expect(503)).body).toEqual({ error: 'the ledger is unavailable; try again shortly' });
       }
@@ -270,29 +272,29 @@ describe('operator API', () => {
 
     it('responds 503 to a start before asking Twilio when the ledger cannot take its slot', async () => {
       await t.close();
-      t = createTestApp({ twilio: fake, clock: () => now, db: { busyTimeoutMs: 20 } });
+      t = await createTestApp({ backend, twilio: fake, clock: () => now, writeTimeoutMs: 20 });
       api = operatorApi(t);
       const callSid = await answerCall(DEFAULT_ROUTE);
       fake.calls.add(callSid);
-      const release = t.holdWriteLock();
+      const release = await t.holdWrites();
       try {
         const res = await api.post(`/api/calls/${callSid}/siprec`, { connectorName: 'Other' }).expect(503);
         expect(res.body).toEqual({ error: 'the ledger is unavailable; Twilio was not asked; try again shortly' });
       } finally {
-        release();
+        await release();
       }
       expect(fake.requests).toEqual([]);
     });
 
     it('responds 503 naming the session Twilio started when the ledger cannot add its SID; its callbacks complete it', async () => {
       await t.close();
-      t = createTestApp({ twilio: fake, clock: () => now, db: { busyTimeoutMs: 20 } });
+      t = await createTestApp({ backend, twilio: fake, clock: () => now, writeTimeoutMs: 20 });
       api = operatorApi(t);
-      let release: (() => void) | undefined;
+      let release: (() => Promise<void>) | undefined;
       // The real REST client, and the ledger locked from the moment Twilio has answered.
       const siprecApi = { ...t.siprecApi, start: async (...args: Parameters<SiprecApi['start']>) => {
         const started = await t.siprecApi.start(...args);
-        release = t.holdWriteLock();
+        release = await t.holdWrites();
         return started;
       } };
       const app = createApp({ config: t.config, store: t.store, metrics: createMetrics(), siprecApi, logger: pino({ level: 'silent' }), clock: () => now });
@@ -302,7 +304,7 @@ describe('operator API', () => {
       try {
         res = await request(app).post(`/api/calls/${callSid}/siprec`).set('Authorization', BEARER).send({ connectorName: 'Other' }).expect(503);
       } finally {
-        release?.();
+        await release?.();
       }
       const sid = /^SIPREC (SR[0-9a-f]{32}) started on Twilio but the ledger could not record its SID; it is in the ledger as requested/.exec(res.body.error)?.[1];
       expect(sid).toBe([...fake.siprecs.keys()][0]);
