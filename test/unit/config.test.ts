@@ -27,7 +27,7 @@ describe('loadConfig', () => {
       expect(config.port).toBe(3000);
       expect(config.host).toBe('0.0.0.0');
       expect(config.publicBaseUrl).toBe('https://calls.example.com/siprec');
-      expect(config.databasePath).toBe(dir.file('data/siprec-control.sqlite'));
+      expect(config.storage).toEqual({ kind: 'sqlite', path: dir.file('data/siprec-control.sqlite') });
       expect(config.routes[1]!.siprec[0]).toEqual({
         connectorName: 'Gridspace_1',
         name: 'Gridspace_1',
@@ -212,6 +212,49 @@ describe('loadConfig', () => {
       const problems = problemsOf({ ...testEnv(dir), [name]: value });
       expect(problems).toHaveLength(1);
       expect(problems[0]).toMatch(pattern);
+    });
+  });
+
+  describe('the storage: DATABASE_PATH or DATABASE_URL', () => {
+    const sqliteFree = () => {
+      const env: Record<string, string | undefined> = testEnv(dir);
+      delete env.DATABASE_PATH;
+      return env as Record<string, string>;
+    };
+
+    it('selects PostgreSQL with DATABASE_URL, with a pool of 10 by default', () => {
+      const url = 'postgres://siprec:pw@db1:5432,db2:5432/siprec?target_session_attrs=read-write&sslmode=require';
+      expect(loadConfig({ ...sqliteFree(), DATABASE_URL: url }).storage).toEqual({ kind: 'postgres', url, poolSize: 10 });
+      expect(loadConfig({ ...sqliteFree(), DATABASE_URL: 'postgresql://db/siprec', DATABASE_POOL_SIZE: '25' }).storage).toEqual({
+        kind: 'postgres',
+        url: 'postgresql://db/siprec',
+        poolSize: 25,
+      });
+    });
+
+    it('keeps SQLite at DATABASE_PATH when DATABASE_URL is unset or empty', () => {
+      expect(loadConfig({ ...testEnv(dir), DATABASE_URL: '' }).storage).toEqual({ kind: 'sqlite', path: dir.file('ledger.sqlite') });
+    });
+
+    it.each([
+      [{ DATABASE_URL: 'mysql://db/siprec' }, /^DATABASE_URL: must be a postgres:\/\/ or postgresql:\/\/ URL/],
+      [{ DATABASE_URL: 'postgres://' }, /^DATABASE_URL: must be a postgres:\/\/ or postgresql:\/\/ URL/],
+      [{ DATABASE_URL: 'postgres://db/x', DATABASE_POOL_SIZE: '0' }, /^DATABASE_POOL_SIZE: must be at least 1$/],
+    ])('refuses %j', (extra, pattern) => {
+      const problems = problemsOf({ ...sqliteFree(), ...extra });
+      expect(problems).toHaveLength(1);
+      expect(problems[0]).toMatch(pattern);
+    });
+
+    it('refuses DATABASE_URL and DATABASE_PATH together, and never shows the password', () => {
+      const problems = problemsOf({ ...testEnv(dir), DATABASE_URL: 'postgres://siprec:hunter2-secret@db/siprec' });
+      expect(problems).toEqual(['DATABASE_URL and DATABASE_PATH: set one (PostgreSQL or a SQLite file), not both']);
+      expect(problems.join('\n')).not.toContain('hunter2');
+    });
+
+    it('never shows the password of a URL it refuses', () => {
+      const problems = problemsOf({ ...sqliteFree(), DATABASE_URL: 'mysql://siprec:hunter2-secret@db/siprec' });
+      expect(problems.join('\n')).not.toContain('hunter2');
     });
   });
 
