@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 
 /**
@@ -73,4 +73,38 @@ export function machineInfo(): MachineInfo {
     os: `${os.type()} ${os.release()} ${os.arch()}`,
     date: new Date().toISOString(),
   };
+}
+
+function statFields(pid: number): string[] {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
+
+/** The pid of a PostgreSQL cluster's postmaster, from the first line of <dataDir>/postmaster.pid. */
+export function postmasterPid(dataDir: string): number {
+  const pid = Number(readFileSync(`${dataDir}/postmaster.pid`, 'utf8').split('\n', 1)[0]);
+  if (!Number.isInteger(pid) || pid <= 0) throw new Error(`no postmaster pid in ${dataDir}/postmaster.pid`);
+  return pid;
+}
+
+/**
+ * CPU time a PostgreSQL cluster has used so far, in microseconds: the postmaster, every live child
+ * (backends, walwriter, checkpointer…), and the children that have exited since it started (the
+ * postmaster reaps them, so their time is in its cutime/cstime). Taken before and after a run, the
+ * difference holds the backends that a pool opened or closed in between too.
+ */
+export function clusterCpuMicros(postmaster: number): number {
+  const own = statFields(postmaster);
+  let ticks = Number(own[11]) + Number(own[12]) + Number(own[13]) + Number(own[14]);
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let fields: string[];
+    try {
+      fields = statFields(Number(entry));
+    } catch {
+      continue; // exited while we looked: its time is already in the postmaster's cutime
+    }
+    if (Number(fields[1]) === postmaster) ticks += Number(fields[11]) + Number(fields[12]);
+  }
+  return (ticks * 1e6) / clockTicks();
 }

@@ -12,6 +12,7 @@ import { apiPlan, duplicateForm, duplicatePlan, operatorApiStatus, postOnce, sta
 import { machineInfo } from './proc';
 import type { ProfileSummary } from './cpuprofile';
 import { PROFILED_LOADS, profileHotPath, RESULTS_DIR } from './profile';
+import { clientBenchMain } from './pg-clients';
 import { planOperatorQueries } from './query-plans';
 import { evaluateGoals, toMarkdown, type BenchReport } from './report';
 import { runScenario, type ScenarioPlan, type ScenarioResult } from './scenarios';
@@ -148,7 +149,8 @@ async function main(): Promise<void> {
   if (opts.strict && goals.some((g) => g.met === false)) process.exitCode = 1;
 }
 
-main().catch((err) => {
+// `npm run bench -- --clients`: the PostgreSQL client comparison (bench/pg-clients.ts) instead.
+(process.argv.includes('--clients') ? clientBenchMain(log) : main()).catch((err) => {
   process.stderr.write(`bench failed: ${(err as Error).stack ?? String(err)}\n`);
   process.exit(1);
 });
