@@ -14,6 +14,7 @@ const COMMANDS: Record<string, Command> = {
   simulate: { summary: 'Play one signed call against a running instance and report each step', load: () => import('./cli/simulate') },
   purge: { summary: 'Delete calls older than an age (or RETENTION_DAYS) with their sessions and events', load: () => import('./cli/purge') },
   firewall: { summary: "Print allow rules for a recording server that receives Twilio's SIPREC", load: () => import('./cli/firewall') },
+  'copy-ledger': { summary: 'Copy a SQLite ledger into the PostgreSQL ledger at DATABASE_URL (rerunnable)', load: () => import('./cli/copy-ledger') },
   migrate: { summary: 'Apply pending schema migrations to the ledger without starting the server', load: () => import('./cli/migrate') },
   backup: { summary: 'Copy the SQLite ledger to a file, safely while the server runs', load: () => import('./cli/backup') },
 };
