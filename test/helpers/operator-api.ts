@@ -1,5 +1,5 @@
 import request from 'supertest';
-import type { IncomingEvent } from '../../src/store/store';
+import type { CallDetail, EventView, IncomingEvent } from '../../src/store/store';
 import { TEST_ACCOUNT_SID, TEST_ADMIN_TOKEN } from './env';
 import type { TestApp } from './test-app';
 import { newSiprecSid } from './twilio-requests';
@@ -25,6 +25,7 @@ export function operatorApi(t: TestApp) {
  */
 export async function ledgerSnapshot(t: TestApp, callSids: string[] = []) {
   const page = await t.store.listSessions({ limit: 10_000, withTotal: true });
+  if (page.nextCursor !== null) throw new Error('ledgerSnapshot reads one page of 10000 sessions; this ledger holds more');
   const sids = [...new Set([...callSids, ...page.sessions.map((s) => s.callSid)])].sort();
   const calls = await Promise.all(sids.map(async (sid) => [sid, await t.store.getCall(sid)] as const));
   return {
@@ -35,6 +36,22 @@ export async function ledgerSnapshot(t: TestApp, callSids: string[] = []) {
     alerts: await t.store.alerts.list(10_000),
   };
 }
+
+/**
+ * Calls with a session, sessions and events the ledger holds, summed: it grows with anything a
+ * request stores. (Under the test routes every call the webhooks store has a session.)
+ */
+export async function ledgerSize(t: TestApp): Promise<number> {
+  const { calls, sessions } = await ledgerSnapshot(t);
+  return Object.keys(calls).length + sessions.length + eventsOf(calls).length;
+}
+
+/** Every event the ledger holds, session by session. */
+export async function ledgerEvents(t: TestApp): Promise<EventView[]> {
+  return eventsOf((await ledgerSnapshot(t)).calls);
+}
+
+const eventsOf = (calls: Record<string, CallDetail | null>) => Object.values(calls).flatMap((c) => c?.sessions.flatMap((s) => s.events) ?? []);
 
 /** A ledger with nothing in it, as ledgerSnapshot(t, callSids) shows it. */
 export function emptyLedger(callSids: string[] = []) {

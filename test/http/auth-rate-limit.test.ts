@@ -41,7 +41,7 @@ describe('admin auth under repeated failures', () => {
   let port: number;
 
   async function listen(env: Record<string, string> = {}) {
-    t = createTestApp({ env });
+    t = await createTestApp({ env });
     server = http.createServer(t.app).listen(0, '127.0.0.1');
     await new Promise((r) => server!.once('listening', r));
     port = (server.address() as AddressInfo).port;

@@ -18,7 +18,7 @@ describe('operator API: requests that change state from another site (CSRF)', ()
 
   beforeEach(async () => {
     fake = await startFakeTwilio({ accountSid: TEST_ACCOUNT_SID, authToken: TEST_AUTH_TOKEN });
-    t = createTestApp({ twilio: fake });
+    t = await createTestApp({ twilio: fake });
     callSid = newCallSid();
     fake.calls.add(callSid);
     fake.addSiprec(callSid, 'rec1');
@@ -102,7 +102,7 @@ describe('operator API: requests that change state from another site (CSRF)', ()
 
     it("Basic with JSON from our origin when PUBLIC_BASE_URL spells out the default port (browsers never send it)", async () => {
       await t.close();
-      t = createTestApp({ twilio: fake, env: { PUBLIC_BASE_URL: 'https://calls.example.com:443/siprec' } });
+      t = await createTestApp({ twilio: fake, env: { PUBLIC_BASE_URL: 'https://calls.example.com:443/siprec' } });
       await request(t.app).post(stopPath).set({ authorization: BASIC, origin: OWN_ORIGIN }).type('json').send('{}').expect(202);
       stopped();
     });

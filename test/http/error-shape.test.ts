@@ -24,7 +24,7 @@ function expectErrorShape(res: request.Response, status: number): void {
 
 describe('error bodies', () => {
   let t: TestApp;
-  beforeEach(() => (t = createTestApp()));
+  beforeEach(async () => (t = await createTestApp()));
   afterEach(async () => t.close());
 
   const api = (method: 'get' | 'post', path: string, auth: string | null = BEARER) => {

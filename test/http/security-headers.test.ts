@@ -24,7 +24,7 @@ describe('security headers', () => {
   ];
 
   describe('when PUBLIC_BASE_URL is plain http on a host other than localhost', () => {
-    beforeEach(() => (t = createTestApp({ env: { PUBLIC_BASE_URL: 'http://siprec.internal:3000' } })));
+    beforeEach(async () => (t = await createTestApp({ env: { PUBLIC_BASE_URL: 'http://siprec.internal:3000' } })));
 
     it.each(PATHS)('GET %s (%i) sends a CSP without upgrade-insecure-requests, and no HSTS', async (path, status, withToken) => {
       const req = request(t!.app).get(path);
@@ -42,7 +42,7 @@ describe('security headers', () => {
   });
 
   describe('when PUBLIC_BASE_URL is https', () => {
-    beforeEach(() => (t = createTestApp({ env: { PUBLIC_BASE_URL: 'https://calls.example.com' } })));
+    beforeEach(async () => (t = await createTestApp({ env: { PUBLIC_BASE_URL: 'https://calls.example.com' } })));
 
     it.each(PATHS)('GET %s (%i) keeps helmet\'s defaults: upgrade-insecure-requests and HSTS', async (path, status, withToken) => {
       const req = request(t!.app).get(path);

@@ -3,22 +3,29 @@ import pino from 'pino';
 import request from 'supertest';
 import { deriveSession } from '../../src/domain/sessions';
 import { TEST_PUBLIC_BASE_URL } from '../helpers/env';
-import { operatorApi } from '../helpers/operator-api';
+import { describeEachBackend } from '../helpers/backends';
+import { emptyLedger, ledgerEvents, ledgerSnapshot, operatorApi } from '../helpers/operator-api';
 import { createTestApp, type TestApp } from '../helpers/test-app';
 import { buildStatusCallback, buildVoiceForm, newCallSid, newSiprecSid, sign } from '../helpers/twilio-requests';
 
 const PATH = '/twilio/siprec-status';
 
-function sessionRows(t: TestApp, callSid: string) {
-  return t.db.prepare('SELECT * FROM siprec_sessions WHERE call_sid = ? ORDER BY id').all(callSid) as Array<Record<string, unknown>>;
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+/** The call's sessions in the order they were recorded, each with its events. */
+async function sessionRows(t: TestApp, callSid: string) {
+  return (await t.store.getCall(callSid))?.sessions ?? [];
 }
-function eventCount(t: TestApp) {
-  return (t.db.prepare('SELECT count(*) AS n FROM siprec_events').get() as { n: number }).n;
+async function eventCount(t: TestApp) {
+  return (await ledgerEvents(t)).length;
+}
+/** The call's events that carried `siprecSid` (each keeps its callback as sent). */
+async function eventsWithSid(t: TestApp, callSid: string, siprecSid: string) {
+  return (await sessionRows(t, callSid)).flatMap((s) => s.events).filter((e) => e.payload.SiprecSid === siprecSid).length;
 }
 
-describe('POST /twilio/siprec-status', () => {
+describeEachBackend('POST /twilio/siprec-status', (backend) => {
   let t: TestApp;
-  beforeEach(() => (t = createTestApp()));
+  beforeEach(async () => (t = await createTestApp({ backend })));
   afterEach(async () => t.close());
 
   async function answeredCall() {
@@ -33,28 +40,29 @@ describe('POST /twilio/siprec-status', () => {
       const siprecSid = newSiprecSid();
       const started = buildStatusCallback({ CallSid: callSid, SiprecSid: siprecSid, SiprecName: 'gridspace', Timestamp: '2026-11-26T09:00:01Z' });
       await t.postTwilio(PATH, started).expect(204);
-      expect(sessionRows(t, callSid)[0]).toMatchObject({ name: 'gridspace', siprec_sid: siprecSid, state: 'active', started_at: Date.UTC(2026, 10, 26, 9, 0, 1) });
+      expect((await sessionRows(t, callSid))[0]).toMatchObject({ name: 'gridspace', siprecSid, state: 'active', startedAt: iso(Date.UTC(2026, 10, 26, 9, 0, 1)) });
       await t.postTwilio(PATH, { ...started, SiprecEvent: 'siprec-stopped', Timestamp: '2026-11-26T09:05:00Z' }).expect(204);
-      expect(sessionRows(t, callSid)[0]).toMatchObject({ state: 'stopped', stopped_at: Date.UTC(2026, 10, 26, 9, 5) });
-      expect(sessionRows(t, callSid)[1]).toMatchObject({ name: 'compliance', state: 'requested' });
+      expect((await sessionRows(t, callSid))[0]).toMatchObject({ state: 'stopped', stoppedAt: iso(Date.UTC(2026, 10, 26, 9, 5)) });
+      expect((await sessionRows(t, callSid))[1]).toMatchObject({ name: 'compliance', state: 'requested' });
     });
 
     it('records an error with its code and message, and keeps it when the session then stops', async () => {
       const callSid = await answeredCall();
       const cb = buildStatusCallback({ CallSid: callSid, SiprecName: 'compliance' });
       await t.postTwilio(PATH, { ...cb, SiprecEvent: 'siprec-error', SiprecErrorCode: '64101', SiprecError: 'SRS <unreachable> & "down"' }).expect(204);
-      expect(sessionRows(t, callSid)[1]).toMatchObject({ state: 'failed', error_code: '64101', error_message: 'SRS <unreachable> & "down"' });
+      expect((await sessionRows(t, callSid))[1]).toMatchObject({ state: 'failed', errorCode: '64101', errorMessage: 'SRS <unreachable> & "down"' });
       await t.postTwilio(PATH, { ...cb, SiprecEvent: 'siprec-stopped', Timestamp: new Date(Date.now() + 1000).toISOString() }).expect(204);
-      expect(sessionRows(t, callSid)[1]).toMatchObject({ state: 'stopped', error_code: '64101' });
+      expect((await sessionRows(t, callSid))[1]).toMatchObject({ state: 'stopped', errorCode: '64101' });
     });
 
     it('keeps every parameter Twilio sent, known or not, as the raw payload', async () => {
       const callSid = await answeredCall();
       const cb = buildStatusCallback({ CallSid: callSid, ApiVersion: '2010-04-01', SomethingNew: 'kept' });
       await t.postTwilio(PATH, cb).expect(204);
-      const row = t.db.prepare('SELECT payload, timestamp_raw FROM siprec_events').get() as { payload: string; timestamp_raw: string };
-      expect(JSON.parse(row.payload)).toEqual(cb);
-      expect(row.timestamp_raw).toBe(cb.Timestamp);
+      const events = await ledgerEvents(t);
+      expect(events).toHaveLength(1);
+      expect(events[0]!.payload).toEqual(cb);
+      expect(events[0]!.timestamp).toBe(cb.Timestamp);
     });
   });
 
@@ -63,14 +71,14 @@ describe('POST /twilio/siprec-status', () => {
       const callSid = await answeredCall();
       const cb = buildStatusCallback({ CallSid: callSid });
       for (const token of ['a', 'b', 'c']) await t.postTwilio(PATH, cb).set('I-Twilio-Idempotency-Token', token).expect(204);
-      expect(eventCount(t)).toBe(1);
+      expect(await eventCount(t)).toBe(1);
     });
 
     it('stores the same event with another Timestamp as a second event', async () => {
       const cb = buildStatusCallback({ SiprecEvent: 'siprec-error', Timestamp: '2026-11-26T09:00:00Z' });
       await t.postTwilio(PATH, cb).expect(204);
       await t.postTwilio(PATH, { ...cb, Timestamp: '2026-11-26T09:00:05Z' }).expect(204);
-      expect(eventCount(t)).toBe(2);
+      expect(await eventCount(t)).toBe(2);
     });
   });
 
@@ -78,22 +86,23 @@ describe('POST /twilio/siprec-status', () => {
     it('creates the call and the session, so nothing started by other tooling is lost', async () => {
       const cb = buildStatusCallback({ SiprecName: 'external' });
       await t.postTwilio(PATH, cb).expect(204);
-      expect(t.db.prepare('SELECT call_sid, account_sid, from_number FROM calls').all()).toEqual([{ call_sid: cb.CallSid, account_sid: cb.AccountSid, from_number: null }]);
-      expect(sessionRows(t, cb.CallSid!)).toEqual([expect.objectContaining({ name: 'external', siprec_sid: cb.SiprecSid, state: 'active', connector_name: null })]);
+      const { calls } = await ledgerSnapshot(t);
+      expect(Object.values(calls).map((c) => c!.call)).toEqual([expect.objectContaining({ callSid: cb.CallSid, accountSid: cb.AccountSid, from: null })]);
+      expect(await sessionRows(t, cb.CallSid!)).toEqual([expect.objectContaining({ name: 'external', siprecSid: cb.SiprecSid, state: 'active', connectorName: null })]);
     });
 
     it('finds the session by SiprecSid when the name differs', async () => {
       const cb = buildStatusCallback({ SiprecName: 'first' });
       await t.postTwilio(PATH, cb).expect(204);
       await t.postTwilio(PATH, { ...cb, SiprecName: 'renamed', SiprecEvent: 'siprec-stopped', Timestamp: new Date(Date.now() + 1).toISOString() }).expect(204);
-      expect(sessionRows(t, cb.CallSid!)).toEqual([expect.objectContaining({ name: 'first', state: 'stopped' })]);
+      expect(await sessionRows(t, cb.CallSid!)).toEqual([expect.objectContaining({ name: 'first', state: 'stopped' })]);
     });
 
     it('names a session without SiprecName after its SID', async () => {
       const cb = buildStatusCallback();
       delete cb.SiprecName;
       await t.postTwilio(PATH, cb).expect(204);
-      expect(sessionRows(t, cb.CallSid!)[0]).toMatchObject({ name: cb.SiprecSid });
+      expect((await sessionRows(t, cb.CallSid!))[0]).toMatchObject({ name: cb.SiprecSid });
     });
   });
 
@@ -101,7 +110,7 @@ describe('POST /twilio/siprec-status', () => {
     it('stores it as its own session named after its SID, leaves the recorded one alone, and logs a warning with both SIDs', async () => {
       await t.close();
       const logs: Array<Record<string, unknown>> = [];
-      t = createTestApp({ logger: pino({ level: 'info' }, { write: (line: string) => void logs.push(JSON.parse(line)) }) });
+      t = await createTestApp({ backend, logger: pino({ level: 'info' }, { write: (line: string) => void logs.push(JSON.parse(line)) }) });
       const callSid = await answeredCall();
       const recorded = newSiprecSid();
       const stray = newSiprecSid();
@@ -109,10 +118,10 @@ describe('POST /twilio/siprec-status', () => {
       const strayStop = buildStatusCallback({ CallSid: callSid, SiprecSid: stray, SiprecName: 'gridspace', SiprecEvent: 'siprec-stopped', Timestamp: '2026-11-26T09:00:02Z' });
       await t.postTwilio(PATH, strayStop).expect(204);
 
-      const rows = sessionRows(t, callSid);
+      const rows = await sessionRows(t, callSid);
       expect(rows).toHaveLength(3);
-      expect(rows[0]).toMatchObject({ name: 'gridspace', siprec_sid: recorded, state: 'active' });
-      expect(rows[2]).toMatchObject({ name: stray, siprec_sid: stray, state: 'stopped' });
+      expect(rows[0]).toMatchObject({ name: 'gridspace', siprecSid: recorded, state: 'active' });
+      expect(rows[2]).toMatchObject({ name: stray, siprecSid: stray, state: 'stopped' });
       expect(logs.filter((l) => l.level === 40)).toEqual([
         expect.objectContaining({ callSid, siprecName: 'gridspace', siprecSid: stray, recordedSiprecSid: recorded, storedAs: stray }),
       ]);
@@ -120,9 +129,9 @@ describe('POST /twilio/siprec-status', () => {
       // A retry of it is a repeat, and its later events join the session of its own SID.
       await t.postTwilio(PATH, strayStop).expect(204);
       await t.postTwilio(PATH, { ...strayStop, SiprecEvent: 'siprec-started', Timestamp: '2026-11-26T09:00:00Z' }).expect(204);
-      expect(sessionRows(t, callSid)).toHaveLength(3);
-      expect(t.db.prepare('SELECT count(*) AS n FROM siprec_events WHERE siprec_sid = ?').get(stray)).toEqual({ n: 2 });
-      expect(t.db.prepare('SELECT count(*) AS n FROM siprec_events WHERE siprec_sid = ?').get(recorded)).toEqual({ n: 1 });
+      expect(await sessionRows(t, callSid)).toHaveLength(3);
+      expect(await eventsWithSid(t, callSid, stray)).toBe(2);
+      expect(await eventsWithSid(t, callSid, recorded)).toBe(1);
     });
   });
 
@@ -130,7 +139,7 @@ describe('POST /twilio/siprec-status', () => {
     const RECEIVED = Date.parse('2026-03-01T10:00:00.000Z');
     beforeEach(async () => {
       await t.close();
-      t = createTestApp({ clock: () => RECEIVED });
+      t = await createTestApp({ backend, clock: () => RECEIVED });
     });
 
     it.each(['2026-02-30T09:00:00Z', 'Mon, 30 Feb 2026 09:00:00 +0000', '2026-04-31T09:00:00Z'])(
@@ -138,7 +147,7 @@ describe('POST /twilio/siprec-status', () => {
       async (timestamp) => {
         const callSid = await answeredCall();
         await t.postTwilio(PATH, buildStatusCallback({ CallSid: callSid, SiprecName: 'gridspace', Timestamp: timestamp })).expect(204);
-        expect(sessionRows(t, callSid)[0]).toMatchObject({ state: 'active', started_at: RECEIVED });
+        expect((await sessionRows(t, callSid))[0]).toMatchObject({ state: 'active', startedAt: iso(RECEIVED) });
         const { body } = await operatorApi(t).get(`/api/calls/${callSid}`).expect(200);
         expect(body.sessions[0].startedAt).toBe(new Date(RECEIVED).toISOString());
         // occurredAt is the instant the ledger read from it: none, so no reader parses the raw string again.
@@ -151,7 +160,7 @@ describe('POST /twilio/siprec-status', () => {
     const RECEIVED = Date.parse('2026-03-01T10:00:00.000Z');
     beforeEach(async () => {
       await t.close();
-      t = createTestApp({ clock: () => RECEIVED });
+      t = await createTestApp({ backend, clock: () => RECEIVED });
     });
 
     it("keeps Twilio's time and flags the event as skewed in the API", async () => {
@@ -176,8 +185,8 @@ describe('POST /twilio/siprec-status', () => {
       const callSid = await answeredCall();
       await t.postTwilio(PATH, buildStatusCallback({ CallSid: callSid, SiprecEvent: 'siprec-started' })).expect(204);
       await t.postTwilio(PATH, buildStatusCallback({ CallSid: callSid, SiprecEvent: 'siprec-paused' })).expect(204);
-      expect(eventCount(t)).toBe(2);
-      expect(sessionRows(t, callSid)[0]).toMatchObject({ state: 'active' });
+      expect(await eventCount(t)).toBe(2);
+      expect((await sessionRows(t, callSid))[0]).toMatchObject({ state: 'active' });
     });
   });
 
@@ -191,7 +200,7 @@ describe('POST /twilio/siprec-status', () => {
       const res = await t.postTwilio(PATH, buildStatusCallback(change)).expect(400);
       expect(res.body.error).toBe('status callback is malformed');
       expect(res.body.details.map((d: { path: string }) => d.path)).toEqual([field]);
-      expect(eventCount(t)).toBe(0);
+      expect(await eventCount(t)).toBe(0);
     });
 
     it('names every missing required field at once', async () => {
@@ -204,27 +213,27 @@ describe('POST /twilio/siprec-status', () => {
     it('answers 403 to a forged signature and stores nothing', async () => {
       await t.postTwilio(PATH, buildStatusCallback(), 'forged-token').expect(403);
       await request(t.app).post(PATH).type('form').send(buildStatusCallback()).expect(400);
-      expect(eventCount(t)).toBe(0);
-      expect(t.db.prepare('SELECT count(*) AS n FROM calls').get()).toEqual({ n: 0 });
+      expect(await eventCount(t)).toBe(0);
+      expect(await ledgerSnapshot(t)).toEqual(emptyLedger());
     });
   });
 
-  describe('when the database cannot commit (another writer holds the lock)', () => {
+  describe('when the database cannot commit (another connection holds the write locks)', () => {
     beforeEach(async () => {
       await t.close();
-      t = createTestApp({ db: { busyTimeoutMs: 20 } });
+      t = await createTestApp({ backend, writeTimeoutMs: 20 });
     });
 
     it('answers 503 with Retry-After, acknowledges nothing, and stores it once the fault is gone', async () => {
       const cb = buildStatusCallback();
-      const release = t.holdWriteLock();
+      const release = await t.holdWrites();
       const res = await t.postTwilio(PATH, cb).expect(503);
       expect(res.headers['retry-after']).toBe('1');
       expect(res.body).toEqual({ error: 'the ledger cannot store this callback right now; retry' });
-      release();
-      expect(eventCount(t)).toBe(0);
+      await release();
+      expect(await eventCount(t)).toBe(0);
       await t.postTwilio(PATH, cb).expect(204);
-      expect(eventCount(t)).toBe(1);
+      expect(await eventCount(t)).toBe(1);
     });
   });
 
@@ -254,9 +263,10 @@ describe('POST /twilio/siprec-status', () => {
             const expected = deriveSession(
               forms.map((f) => ({ event: f.SiprecEvent!, timestampRaw: f.Timestamp!, occurredAt: Date.parse(f.Timestamp!), receivedAt: 0, errorCode: f.SiprecErrorCode ?? null, errorMessage: f.SiprecError ?? null })),
             );
-            const [row] = sessionRows(t, callSid);
-            expect(row).toMatchObject({ state: expected.state, started_at: expected.startedAt, stopped_at: expected.stoppedAt, error_code: expected.errorCode, error_message: expected.errorMessage });
-            expect((t.db.prepare('SELECT count(*) AS n FROM siprec_events WHERE siprec_sid = ?').get(siprecSid) as { n: number }).n).toBe(forms.length);
+            const [row, ...others] = await sessionRows(t, callSid);
+            expect(others).toEqual([]);
+            expect(row).toMatchObject({ state: expected.state, startedAt: iso(expected.startedAt), stoppedAt: iso(expected.stoppedAt), errorCode: expected.errorCode, errorMessage: expected.errorMessage });
+            expect(await eventsWithSid(t, callSid, siprecSid)).toBe(forms.length);
           },
         ),
         { numRuns: 40 },
@@ -265,15 +275,15 @@ describe('POST /twilio/siprec-status', () => {
   });
 });
 
-describe('GET /twilio/siprec-status', () => {
+describeEachBackend('GET /twilio/siprec-status', (backend) => {
   let t: TestApp;
-  beforeEach(() => (t = createTestApp()));
+  beforeEach(async () => (t = await createTestApp({ backend })));
   afterEach(async () => t.close());
 
   it('records a callback sent with statusCallbackMethod=GET', async () => {
     const cb = buildStatusCallback();
     const path = `${PATH}?${new URLSearchParams(cb)}`;
     await request(t.app).get(path).set('X-Twilio-Signature', sign(TEST_PUBLIC_BASE_URL + path, {})).expect(204);
-    expect(sessionRows(t, cb.CallSid!)).toEqual([expect.objectContaining({ state: 'active' })]);
+    expect(await sessionRows(t, cb.CallSid!)).toEqual([expect.objectContaining({ state: 'active' })]);
   });
 });

@@ -1,6 +1,6 @@
 import { startFakeTwilio, type FakeTwilio } from '../../src/dev/fake-twilio';
 import { TEST_ACCOUNT_SID, TEST_AUTH_TOKEN } from '../helpers/env';
-import { ledgerRows, operatorApi } from '../helpers/operator-api';
+import { ledgerSnapshot, operatorApi } from '../helpers/operator-api';
 import { createTestApp, type TestApp } from '../helpers/test-app';
 import { buildVoiceForm, hex32 } from '../helpers/twilio-requests';
 
@@ -45,27 +45,27 @@ describe('operator API when Twilio refuses our credentials', () => {
 
   it.each(cases)('answers a start with 502 naming what to check, for %s, and records nothing', async (_what, setup, twilioStatus) => {
     const { env, twilio } = setup();
-    t = createTestApp({ env, twilio });
+    t = await createTestApp({ env, twilio });
     const callSid = await liveCall(t, twilio);
-    const before = ledgerRows(t);
+    const before = await ledgerSnapshot(t, [callSid]);
     const res = await operatorApi(t).post(`/api/calls/${callSid}/siprec`, { connectorName: 'Compliance_SRS', name: 'extra' }).expect(502);
     expect(res.body).toEqual({ error: CHECK_CREDENTIALS, details: [{ twilioStatus, twilioCode: 20003, twilioMessage: expect.any(String) }] });
-    expect(ledgerRows(t)).toEqual(before);
+    expect(await ledgerSnapshot(t, [callSid])).toEqual(before);
     expect(twilio.siprecs.size).toBe(0);
   });
 
   it.each(cases)('answers a stop with 502 naming what to check, for %s, and records nothing', async (_what, setup, twilioStatus) => {
     const { env, twilio } = setup();
-    t = createTestApp({ env, twilio });
+    t = await createTestApp({ env, twilio });
     const callSid = await liveCall(t, twilio);
-    const before = ledgerRows(t);
+    const before = await ledgerSnapshot(t, [callSid]);
     const res = await operatorApi(t).post(`/api/calls/${callSid}/siprec/gridspace/stop`).expect(502);
     expect(res.body).toEqual({ error: CHECK_CREDENTIALS, details: [{ twilioStatus, twilioCode: 20003, twilioMessage: expect.any(String) }] });
-    expect(ledgerRows(t)).toEqual(before);
+    expect(await ledgerSnapshot(t, [callSid])).toEqual(before);
   });
 
   it('counts the refusal as outcome "unauthorized" in siprec_twilio_rest_calls_total', async () => {
-    t = createTestApp({ env: { TWILIO_AUTH_TOKEN: 'a-token-twilio-does-not-know' }, twilio: fake });
+    t = await createTestApp({ env: { TWILIO_AUTH_TOKEN: 'a-token-twilio-does-not-know' }, twilio: fake });
     const callSid = await liveCall(t, fake);
     await operatorApi(t).post(`/api/calls/${callSid}/siprec/gridspace/stop`).expect(502);
     const counted = await t.metrics.twilioRestCalls.get();
