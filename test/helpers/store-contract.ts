@@ -37,14 +37,19 @@ export interface ContractLedger {
 
 const silent = pino({ level: 'silent' });
 
-export function useLedger(backend: BackendName): ContractLedger {
+export interface LedgerOptions {
+  /** WRITE_TIMEOUT_MS by default; suites that contend on purpose wait longer, as the server does. */
+  writeTimeoutMs?: number;
+}
+
+export function useLedger(backend: BackendName, options: LedgerOptions = {}): ContractLedger {
   let dir: TempDir | undefined;
   let storage: TestStorage | undefined;
   let store: Store | undefined;
   let others: Store[] = [];
   let holds: Array<() => Promise<void>> = [];
 
-  const open = (s: TestStorage) => openStore(s.storage, { log: silent, writeTimeoutMs: WRITE_TIMEOUT_MS });
+  const open = (s: TestStorage) => openStore(s.storage, { log: silent, writeTimeoutMs: options.writeTimeoutMs ?? WRITE_TIMEOUT_MS });
 
   beforeEach(async () => {
     dir = tempDir('siprec-contract-');
