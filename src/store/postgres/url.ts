@@ -1,34 +1,50 @@
 /**
- * DATABASE_URL as people read it. URL() refuses the multi-host form (`db1:5432,db2:5432`) that
- * libpq and postgres.js take, so the authority is split by hand, never evaluated.
+ * DATABASE_URL carries the password: whatever is logged or put in an error shows it masked. The URL
+ * may name several hosts (`postgres://u:p@db1:5432,db2:5432/siprec?target_session_attrs=read-write`),
+ * which WHATWG URL refuses, so the authority is taken apart by hand, as libpq and postgres.js do.
  */
-const AUTHORITY = /^(postgres(?:ql)?:\/\/)([^/?#]*)(.*)$/;
 
-/** The URL with its password masked: safe for logs, errors and check-config. */
-export function redactDatabaseUrl(url: string): string {
-  const m = AUTHORITY.exec(url);
-  if (!m) return '(not a postgres:// URL)';
-  const [, scheme, authority, rest] = m as unknown as [string, string, string, string];
-  const at = authority.lastIndexOf('@');
-  if (at < 0) return url.replace(/([?&]password=)[^&#]*/i, '$1***');
-  const user = authority.slice(0, at);
-  const colon = user.indexOf(':');
-  const shown = colon < 0 ? user : `${user.slice(0, colon)}:***`;
-  return `${scheme}${shown}${authority.slice(at)}${rest.replace(/([?&]password=)[^&#]*/i, '$1***')}`;
+const DEFAULT_PORT = 5432;
+
+interface Parts {
+  scheme: string;
+  userinfo: string | null;
+  hosts: string;
+  rest: string;
 }
 
-/** Each host:port the URL names, in order (5432 when no port is given). */
+function split(url: string): Parts | null {
+  const m = /^([a-z][a-z0-9+.-]*:\/\/)([^/?#]*)(.*)$/i.exec(url);
+  if (!m) return null;
+  const authority = m[2]!;
+  // The last @ ends the userinfo: a password may hold an unencoded @.
+  const at = authority.lastIndexOf('@');
+  return { scheme: m[1]!, userinfo: at < 0 ? null : authority.slice(0, at), hosts: at < 0 ? authority : authority.slice(at + 1), rest: m[3]! };
+}
+
+/** The URL with its password (in the userinfo or a `password=` parameter) replaced by `***`. */
+export function redactDatabaseUrl(url: string): string {
+  const p = split(url);
+  if (!p) return '(not a postgres:// URL)';
+  let userinfo = p.userinfo;
+  if (userinfo !== null) {
+    const colon = userinfo.indexOf(':');
+    if (colon >= 0) userinfo = `${userinfo.slice(0, colon)}:***`;
+  }
+  const rest = p.rest.replace(/([?&]password=)[^&#]*/gi, '$1***');
+  return `${p.scheme}${userinfo === null ? '' : `${userinfo}@`}${p.hosts}${rest}`;
+}
+
+/** Each host of the URL as host:port (5432 when the URL gives none), for logs and errors. */
 export function databaseHosts(url: string): string[] {
-  const m = AUTHORITY.exec(url);
-  if (!m) return [];
-  const authority = m[2] ?? '';
-  const hosts = authority.slice(authority.lastIndexOf('@') + 1);
-  return hosts
+  const p = split(url);
+  if (!p || p.hosts === '') return [`localhost:${DEFAULT_PORT}`];
+  return decodeURIComponent(p.hosts)
     .split(',')
-    .filter(Boolean)
     .map((h) => {
-      const bracketed = /^\[[^\]]+\](?::\d+)?$/.test(h);
-      const hasPort = bracketed ? /\]:\d+$/.test(h) : /:\d+$/.test(h);
-      return hasPort ? h : `${h}:5432`;
+      // [::1]:5433, [::1], db1:5433, db1
+      const m = /^(\[[^\]]*\]|[^:]*)(?::(\d*))?$/.exec(h);
+      const host = m?.[1] || 'localhost';
+      return `${host}:${m?.[2] || DEFAULT_PORT}`;
     });
 }

@@ -1,0 +1,159 @@
+import postgres from 'postgres';
+import type { LedgerLog } from '../sqlite/ledger-file';
+import { StoreUnavailableError, storeUnavailable } from '../store';
+import { databaseHosts } from './url';
+
+export type Sql = postgres.Sql<{}>;
+export type Tx = postgres.TransactionSql<{}>;
+
+/** The transaction shapes the ledger uses (postgres.js `begin` options). */
+export const READ_WRITE = 'read write';
+export const SNAPSHOT = 'isolation level repeatable read read only';
+
+export interface PoolOptions {
+  max: number;
+  applicationName: string;
+  /** Server-side limits on each statement and lock wait; 0 for none (migrations). */
+  statementTimeoutMs: number;
+  connectTimeoutSeconds: number;
+}
+
+/**
+ * A postgres.js pool as the ledger needs it:
+ * - int8 (bigint, count(*)) read as a JS number: times are integer milliseconds, far below 2^53;
+ * - no type lookup on connect (the ledger uses only built-in types): one round trip less;
+ * - TCP keepalive, and a short connect timeout, so that a dead host is noticed;
+ * - reconnection backoff capped at one second, so that a promoted standby is found quickly;
+ * - statement_timeout and lock_timeout set as connection parameters, so a lock held elsewhere (or
+ *   a slow plan) fails on the server before the client-side deadline drops the connection;
+ *   idle_in_transaction_session_timeout frees the locks of a client that vanished mid-transaction.
+ */
+export function createPool(url: string, o: PoolOptions): Sql {
+  const limits: Record<string, string> =
+    o.statementTimeoutMs > 0
+      ? {
+          statement_timeout: String(o.statementTimeoutMs),
+          lock_timeout: String(o.statementTimeoutMs),
+          idle_in_transaction_session_timeout: String(o.statementTimeoutMs * 2 + 1000),
+        }
+      : { statement_timeout: '0', lock_timeout: '0' };
+  return postgres(url, {
+    max: o.max,
+    onnotice: () => undefined,
+    fetch_types: false,
+    connect_timeout: o.connectTimeoutSeconds,
+    keep_alive: 10,
+    idle_timeout: 120,
+    backoff: (attempt: number) => Math.min(0.05 * 2 ** attempt, 1),
+    types: { bigint: { to: 20, from: [20], parse: (x: string) => Number(x), serialize: (x: number) => String(x) } },
+    // Startup parameters: each is the session's default from its first statement on.
+    connection: { application_name: o.applicationName, tcp_keepalives_idle: '10', ...limits } as postgres.Options<{}>['connection'],
+  }) as unknown as Sql;
+}
+
+/** Removes the password from a message: a driver or server error should never carry it, but make sure. */
+export function scrubPassword(message: string, url: string): string {
+  const m = /^[a-z][a-z0-9+.-]*:\/\/([^/?#]*)@/i.exec(url);
+  const colon = m?.[1]?.indexOf(':') ?? -1;
+  const raw = colon >= 0 ? m![1]!.slice(colon + 1) : '';
+  const fromQuery = /[?&]password=([^&#]*)/i.exec(url)?.[1] ?? '';
+  let out = message;
+  for (const secret of [raw, fromQuery]) {
+    if (secret.length < 1) continue;
+    for (const form of new Set([secret, safeDecode(secret)])) out = out.split(form).join('***');
+  }
+  return out;
+}
+
+const safeDecode = (s: string) => {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+};
+
+/** Thrown inside a transaction to roll it back: nothing it wrote is kept, and `result` is its answer. */
+export class Rollback<T> {
+  constructor(readonly result: T) {}
+}
+
+export interface Deadlined {
+  /** The pool in use now: it is replaced after a deadline the server did not answer within. */
+  readonly sql: Sql;
+  readonly hosts: string;
+  /**
+   * Runs `fn` against the pool and gives up after `ms`: StoreUnavailableError either way it fails.
+   * `expired()` tells a transaction that began after its caller had given up (it waited for a
+   * connection) not to write anything.
+   */
+  run<T>(what: string, ms: number, fn: (sql: Sql, expired: () => boolean) => Promise<T>): Promise<T>;
+  /** A transaction under run(): one that begins too late rolls back without writing; see Rollback. */
+  tx<T>(what: string, ms: number, fn: (tx: Tx) => Promise<T>, mode?: string): Promise<T>;
+  end(): Promise<void>;
+}
+
+/**
+ * The deadlines on a pool. A hung server (the TCP connection accepted, nothing answered) answers no
+ * statement_timeout: the client side gives up on its own. The connection that missed its deadline
+ * cannot be told apart in postgres.js, and a server that does not answer one query answers none, so
+ * the whole pool is dropped (its sockets destroyed, its queued queries failed) and a fresh one takes
+ * its place; postgres.js itself reconnects after a restart or a failover.
+ */
+export function deadlined(url: string, make: () => Sql, log: LedgerLog): Deadlined {
+  const hosts = databaseHosts(url).join(',');
+  let sql = make();
+  let ended = false;
+
+  const recycle = (stale: Sql) => {
+    if (ended || stale !== sql) return;
+    log.warn({ hosts }, 'PostgreSQL did not answer in time: its connections are dropped and opened afresh');
+    sql = make();
+    stale.end({ timeout: 0 }).catch(() => undefined);
+  };
+
+  const run = async <T>(what: string, ms: number, fn: (sql: Sql, expired: () => boolean) => Promise<T>): Promise<T> => {
+    const used = sql;
+    let timedOut = false;
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        timedOut = true;
+        reject(new StoreUnavailableError(`${what} failed: PostgreSQL (${hosts}) did not answer within ${ms} ms`));
+        recycle(used);
+      }, ms);
+    });
+    try {
+      // race() subscribes to the work: its rejection after the deadline is handled, not unhandled.
+      return await Promise.race([fn(used, () => timedOut), deadline]);
+    } catch (err) {
+      const unavailable = storeUnavailable(what, err) as Error;
+      unavailable.message = scrubPassword(unavailable.message, url);
+      throw unavailable;
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+
+  return {
+    get sql() {
+      return sql;
+    },
+    hosts,
+    run,
+    tx: <T>(what: string, ms: number, fn: (tx: Tx) => Promise<T>, mode = READ_WRITE) =>
+      run(what, ms, (pool, expired) =>
+        pool.begin(mode, async (tx) => {
+          if (expired()) throw new StoreUnavailableError(`${what}: began after its deadline, rolled back`);
+          return fn(tx);
+        }).catch((err: unknown) => {
+          if (err instanceof Rollback) return err.result as T;
+          throw err;
+        }) as Promise<T>,
+      ),
+    end: async () => {
+      ended = true;
+      await sql.end({ timeout: 5 });
+    },
+  };
+}
