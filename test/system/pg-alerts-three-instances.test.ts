@@ -1,0 +1,105 @@
+import { startAlertReceiver, type AlertReceiver } from '../helpers/alert-receiver';
+import { tempDir, TEST_PUBLIC_BASE_URL, type TempDir } from '../helpers/env';
+import { describeWithPostgres, freshPgDatabase, type PgDatabase } from '../helpers/pg';
+import { pgServerEnv, serverFleet, sleep } from '../helpers/pg-system';
+import type { ServerProcess } from '../helpers/server-process';
+import { buildStatusCallback, buildVoiceForm, newSiprecSid, sign } from '../helpers/twilio-requests';
+import { postCallback, postVoice } from '../helpers/webhook-client';
+
+const INSTANCES = 3;
+const ERRORS = 50;
+const CONNECTOR = 'Gridspace_1';
+// One recorder per call, so each error is its own session's and its own alert.
+const ROUTES = { routes: [{ siprec: [{ connectorName: CONNECTOR, name: 'gridspace' }], then: { dial: '+15551230000' } }] };
+/** Past the last acceptance, how long to keep listening for a second delivery of anything. */
+const LINGER_MS = 4_000;
+
+const countBy = <T>(items: readonly T[], key: (t: T) => string) => {
+  const m = new Map<string, number>();
+  for (const i of items) m.set(key(i), (m.get(key(i)) ?? 0) + 1);
+  return m;
+};
+
+describeWithPostgres('three instances, one outbox: alerts for 50 siprec-error callbacks', () => {
+  let dir: TempDir;
+  let db: PgDatabase | undefined;
+  let receiver: AlertReceiver | undefined;
+  const fleet = serverFleet();
+  beforeAll(async () => {
+    dir = tempDir();
+    db = await freshPgDatabase();
+    receiver = await startAlertReceiver();
+  });
+  afterAll(async () => {
+    await fleet.killAll();
+    await receiver?.close();
+    await db?.drop();
+    dir.remove();
+  });
+
+  it('reach the receiver once each, none missing, and one error-burst', async () => {
+    const env = pgServerEnv(
+      dir,
+      db!.url,
+      // The start-timeout scan stays out of it: every session here is answered or failed within the test.
+      { ALERT_WEBHOOK_URL: receiver!.url, ALERT_WEBHOOK_SECRET: 'alert-webhook-secret-0123456789', ALERT_START_TIMEOUT_SECONDS: '3600' },
+      ROUTES,
+    );
+    const instances: ServerProcess[] = await Promise.all(Array.from({ length: INSTANCES }, () => fleet.start(env)));
+    const at = (i: number) => instances[i % INSTANCES]!.url;
+
+    // The calls are answered on one instance, their errors arrive on another.
+    const callSids: string[] = [];
+    for (let i = 0; i < ERRORS; i++) {
+      const form = buildVoiceForm();
+      const r = await postVoice(at(i), form);
+      expect(r.status).toBe(200);
+      callSids.push(form.CallSid!);
+    }
+    const url = TEST_PUBLIC_BASE_URL + '/twilio/siprec-status';
+    const errors = callSids.map((CallSid, i) => {
+      const form = buildStatusCallback({ CallSid, SiprecSid: newSiprecSid(), SiprecName: 'gridspace', SiprecEvent: 'siprec-error', ErrorCode: '1001', ErrorMessage: 'connector refused' });
+      return { key: `${CallSid}#${i}`, body: new URLSearchParams(form).toString(), signature: sign(url, form) };
+    });
+    const answers = await Promise.all(errors.map((cb, i) => postCallback(at(i + 1), cb)));
+    expect(answers.map((a) => a.status)).toEqual(Array(ERRORS).fill(204));
+    const sentAt = Date.now();
+
+    // 50 siprec-error alerts and the connector's one error-burst, then a while longer for repeats.
+    await receiver!.waitForAccepted(ERRORS + 1, 30_000).catch(() => undefined);
+    const allInAt = Date.now();
+    await sleep(LINGER_MS);
+
+    const accepted = receiver!.accepted();
+    const byId = countBy(accepted, (r) => String(r.headers['x-siprec-control-alert-id']));
+    const errorAlerts = accepted.filter((r) => r.json.kind === 'siprec-error');
+    const byCall = countBy(errorAlerts, (r) => String(r.json.callSid));
+    const bursts = accepted.filter((r) => r.json.kind === 'error-burst');
+    const figures = {
+      instances: INSTANCES,
+      errorCallbacks: ERRORS,
+      requestsToReceiver: receiver!.requests.length,
+      accepted: accepted.length,
+      distinctIds: byId.size,
+      deliveredTwice: [...byId.values()].filter((n) => n > 1).length,
+      siprecErrorAlerts: errorAlerts.length,
+      callsAlerted: byCall.size,
+      missing: callSids.filter((c) => !byCall.has(c)).length,
+      errorBursts: bursts.length,
+      otherKinds: accepted.filter((r) => r.json.kind !== 'siprec-error' && r.json.kind !== 'error-burst').map((r) => r.json.kind),
+      allDeliveredMs: allInAt - sentAt,
+    };
+    console.log(`postgres, alerts from ${INSTANCES} instances: ${JSON.stringify(figures)}`);
+
+    expect(receiver!.requests.length).toBe(accepted.length);
+    expect([...byId.entries()].filter(([, n]) => n > 1)).toEqual([]);
+    expect(accepted.every((r) => typeof r.headers['x-siprec-control-alert-id'] === 'string')).toBe(true);
+    expect([...byCall.entries()].filter(([, n]) => n !== 1)).toEqual([]);
+    expect(callSids.filter((c) => !byCall.has(c))).toEqual([]);
+    expect(errorAlerts.length).toBe(ERRORS);
+    // error-burst: once per connector and window, whichever instance stored the error that crossed it.
+    expect(bursts.map((b) => b.json.connectorName)).toEqual([CONNECTOR]);
+    expect(figures.otherKinds).toEqual([]);
+    expect(accepted.length).toBe(ERRORS + 1);
+  }, 60_000);
+});
