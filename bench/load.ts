@@ -1,15 +1,22 @@
 import autocannon from 'autocannon';
-import { machineBusyMicros, processCpuMicros } from './proc';
+import { clusterCpuMicros, machineBusyMicros, processCpuMicros } from './proc';
 
 export interface LoadSpec {
   url: string;
-  requests: autocannon.Request[];
+  /** Several instances: the connections and the rate are split evenly across these URLs. */
+  urls?: string[];
+  /** A factory when there are several URLs: autocannon keeps per-run state in the request objects. */
+  requests: autocannon.Request[] | (() => autocannon.Request[]);
   connections: number;
   seconds: number;
   /** autocannon's overallRate (-R); unset means as fast as the server answers. */
   overallRate?: number;
   /** The server's pid, for its CPU time over the run. */
   serverPid: number;
+  /** Every server process, when there are several (their CPU is summed). */
+  serverPids?: number[];
+  /** The PostgreSQL cluster behind the server: its CPU over the run, every backend included. */
+  postmaster?: number;
 }
 
 /** One autocannon run, measured from both sides. */
@@ -23,6 +30,8 @@ export interface RunSample {
   /** Connection errors and timeouts. */
   errors: number;
   serverCpuMicros: number;
+  /** The PostgreSQL cluster's CPU over the run (0 for SQLite and the baseline). */
+  dbCpuMicros: number;
   clientCpuMicros: number;
   /** CPU used by every other process on the machine meanwhile (other engineers' tests, browsers…). */
   otherCpuMicros: number;
@@ -34,11 +43,16 @@ export interface RunSample {
  * interval of ceil(1/rate) = 1 ms, which adds synthetic samples, and its histogram has no p95.
  */
 export async function runLoad(spec: LoadSpec): Promise<RunSample> {
-  if (!spec.url.startsWith('http://127.0.0.1:')) throw new Error(`refusing to load anything but 127.0.0.1: ${spec.url}`);
+  const urls = spec.urls ?? [spec.url];
+  for (const url of urls) if (!url.startsWith('http://127.0.0.1:')) throw new Error(`refusing to load anything but 127.0.0.1: ${url}`);
+  const pids = spec.serverPids ?? [spec.serverPid];
+  const serverCpu = () => pids.reduce((sum, pid) => sum + processCpuMicros(pid), 0);
+  const dbCpu = () => (spec.postmaster ? clusterCpuMicros(spec.postmaster) : 0);
   let latencies = new Float64Array(1 << 16);
   let n = 0;
   const statusCounts: Record<string, number> = {};
-  const cpu0 = processCpuMicros(spec.serverPid);
+  const cpu0 = serverCpu();
+  const db0 = dbCpu();
   const machine0 = machineBusyMicros();
   const client0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
@@ -52,22 +66,33 @@ export async function runLoad(spec: LoadSpec): Promise<RunSample> {
     latencies[n++] = responseTime;
     statusCounts[statusCode] = (statusCounts[statusCode] ?? 0) + 1;
   };
-  const result = await new Promise<autocannon.Result>((resolve, reject) => {
-    const options: autocannon.Options = {
-      url: spec.url,
-      connections: spec.connections,
-      duration: spec.seconds,
-      requests: spec.requests,
-      timeout: 10,
-      ...(spec.overallRate ? { overallRate: spec.overallRate } : {}),
-    };
-    const instance = autocannon(options, (err: unknown, res: autocannon.Result) => (err ? reject(err) : resolve(res)));
-    instance.on('response', onResponse);
-  });
+  // Instance i of k gets an even share of the connections and of the rate (the first ones the remainder).
+  const share = (total: number, i: number) => Math.floor(total / urls.length) + (i < total % urls.length ? 1 : 0);
+  const requestsFor = () => (typeof spec.requests === 'function' ? spec.requests() : spec.requests);
+  if (urls.length > 1 && typeof spec.requests !== 'function') throw new Error('several URLs need a requests factory');
+  const results = await Promise.all(
+    urls.map(
+      (url, i) =>
+        new Promise<autocannon.Result>((resolve, reject) => {
+          const rate = spec.overallRate ? share(spec.overallRate, i) : 0;
+          const options: autocannon.Options = {
+            url,
+            connections: Math.max(1, share(spec.connections, i)),
+            duration: spec.seconds,
+            requests: requestsFor(),
+            timeout: 10,
+            ...(rate ? { overallRate: rate } : {}),
+          };
+          const instance = autocannon(options, (err: unknown, res: autocannon.Result) => (err ? reject(err) : resolve(res)));
+          instance.on('response', onResponse);
+        }),
+    ),
+  );
 
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   const client = process.cpuUsage(client0);
-  const serverCpuMicros = processCpuMicros(spec.serverPid) - cpu0;
+  const serverCpuMicros = serverCpu() - cpu0;
+  const dbCpuMicros = dbCpu() - db0;
   const clientCpuMicros = client.user + client.system;
   const non2xx = Object.entries(statusCounts).reduce((sum, [code, count]) => (code.startsWith('2') ? sum : sum + count), 0);
   return {
@@ -76,10 +101,11 @@ export async function runLoad(spec: LoadSpec): Promise<RunSample> {
     latencies: latencies.slice(0, n),
     statusCounts,
     non2xx,
-    errors: result.errors,
+    errors: results.reduce((sum, r) => sum + r.errors, 0),
     serverCpuMicros,
+    dbCpuMicros,
     clientCpuMicros,
-    otherCpuMicros: Math.max(0, machineBusyMicros() - machine0 - serverCpuMicros - clientCpuMicros),
+    otherCpuMicros: Math.max(0, machineBusyMicros() - machine0 - serverCpuMicros - dbCpuMicros - clientCpuMicros),
   };
 }
 
@@ -99,6 +125,11 @@ export interface Summary {
   serverCpuUs: number;
   /** Server CPU over wall time, % of one core: under 100 % at saturation means it waited (fsync). */
   serverCpuPct: number;
+  /** PostgreSQL's CPU per response, µs (0 without PostgreSQL). */
+  dbCpuUs: number;
+  dbCpuPct: number;
+  /** Server + PostgreSQL CPU per 2xx (acknowledged) response: 1e6 / this is what one core serves per second. */
+  totalCpuUs: number;
   /** This process's CPU over wall time, % of one core: near 100 % means the client was the limit. */
   clientCpuPct: number;
   /** Everything else on the machine, % of one core: above ~10 % the run was disturbed. */
@@ -137,6 +168,9 @@ export function summarize(samples: RunSample[]): Summary {
     statusCounts,
     serverCpuUs: total ? sum((s) => s.serverCpuMicros) / total : NaN,
     serverCpuPct: (sum((s) => s.serverCpuMicros) / 1e6 / wall) * 100,
+    dbCpuUs: total ? sum((s) => s.dbCpuMicros) / total : NaN,
+    dbCpuPct: (sum((s) => s.dbCpuMicros) / 1e6 / wall) * 100,
+    totalCpuUs: total > sum((s) => s.non2xx) ? sum((s) => s.serverCpuMicros + s.dbCpuMicros) / (total - sum((s) => s.non2xx)) : NaN,
     clientCpuPct: (sum((s) => s.clientCpuMicros) / 1e6 / wall) * 100,
     otherCpuPct: (sum((s) => s.otherCpuMicros) / 1e6 / wall) * 100,
   };

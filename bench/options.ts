@@ -41,9 +41,26 @@ export type BenchOptions = {
   reseed: boolean;
   /** Exit 1 when a goal is not met (for CI); by default the bench only reports. */
   strict: boolean;
+  /**
+   * `--store postgres`: siprec-control on PostgreSQL too (one instance and two), beside SQLite and
+   * the baseline. The fixed rate is then 500 requests/s (the PostgreSQL goal) unless BENCH_RATE says
+   * otherwise, and the leak check is off unless BENCH_LEAK_SECONDS asks for it (it is SQLite's).
+   */
+  store: 'sqlite' | 'postgres';
 };
 
-export function loadOptions(env: NodeJS.ProcessEnv): BenchOptions {
+/** `--store postgres` or `--store=postgres` on the command line (`npm run bench -- --store postgres`). */
+export function storeArg(argv: string[]): 'sqlite' | 'postgres' {
+  const i = argv.findIndex((a) => a === '--store' || a.startsWith('--store='));
+  if (i < 0) return 'sqlite';
+  const value = argv[i]!.includes('=') ? argv[i]!.split('=')[1] : argv[i + 1];
+  if (value !== 'sqlite' && value !== 'postgres') throw new Error(`--store takes sqlite or postgres, not ${value ?? 'nothing'}`);
+  return value;
+}
+
+export function loadOptions(env: NodeJS.ProcessEnv, argv: string[] = []): BenchOptions {
+  const store = storeArg(argv);
+  if (store === 'postgres') env = { BENCH_RATE: '500', BENCH_LEAK_SECONDS: '0', ...env };
   const parsed = envSchema.safeParse(env);
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => `  - ${i.path.join('.')}: ${i.message}`);
@@ -64,5 +81,6 @@ export function loadOptions(env: NodeJS.ProcessEnv): BenchOptions {
     seedEventsPerSession: e.BENCH_SEED_EVENTS_PER_SESSION,
     reseed: e.BENCH_RESEED === '1',
     strict: e.BENCH_STRICT === '1',
+    store,
   };
 }

@@ -37,9 +37,9 @@ export interface ScenarioResult {
   id: ScenarioId;
   title: string;
   results: TargetResult[];
-  /** RSS right after start-up: the code's fixed cost, before any load. */
-  startRssMb: Record<ServerKind, number>;
-  peakRssMb: Record<ServerKind, number>;
+  /** RSS right after start-up: the code's fixed cost, before any load (several instances: the largest). */
+  startRssMb: Partial<Record<ServerKind, number>> & Record<'baseline' | 'siprec-control', number>;
+  peakRssMb: Partial<Record<ServerKind, number>> & Record<'baseline' | 'siprec-control', number>;
 }
 
 type Log = (line: string) => void;
@@ -47,15 +47,13 @@ const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const f1 = (x: number) => x.toFixed(1);
 
 /**
- * Drives both servers of one scenario: warm-up (discarded), then rounds at saturation and rounds at
- * the fixed rate, each round baseline first then siprec-control (A B A B), so that drift of the
+ * Drives every server of one scenario: warm-up (discarded), then rounds at saturation and rounds at
+ * the fixed rate, each round baseline first then each siprec-control (A B A B, or A B C D A B C D), so that drift of the
  * machine (thermal, page cache, another tenant) falls on both alike.
  */
-export async function runScenario(plan: ScenarioPlan, servers: Record<ServerKind, ServerHandle>, opts: BenchOptions, log: Log): Promise<ScenarioResult> {
-  const order: Array<[ServerKind, Target[]]> = [
-    ['baseline', [plan.baseline]],
-    ['siprec-control', plan.siprec],
-  ];
+export async function runScenario(plan: ScenarioPlan, subjects: ServerHandle[], opts: BenchOptions, log: Log): Promise<ScenarioResult> {
+  const servers = Object.fromEntries(subjects.map((s) => [s.kind, s])) as Partial<Record<ServerKind, ServerHandle>>;
+  const order: Array<[ServerKind, Target[]]> = subjects.map((s) => [s.kind, s.kind === 'baseline' ? [plan.baseline] : plan.siprec]);
   // The operator API has three queries: each gets half the time, or the run would outgrow its budget.
   const share = (s: number) => (plan.siprec.length > 1 ? Math.max(2, s / 2) : s);
   type Mode = 'saturated' | 'fixedRate' | 'singleClient';
@@ -72,13 +70,25 @@ export async function runScenario(plan: ScenarioPlan, servers: Record<ServerKind
     if (!samples.has(key)) samples.set(key, { saturated: [], fixedRate: [], singleClient: [] });
     return samples.get(key)!;
   };
-  const startRssMb = { baseline: rssMb(servers.baseline.pid), 'siprec-control': rssMb(servers['siprec-control'].pid) };
+  const rssOf = (f: (pid: number) => number) =>
+    Object.fromEntries(subjects.map((s) => [s.kind, Math.max(...s.pids.map(f))])) as ScenarioResult['startRssMb'];
+  const startRssMb = rssOf(rssMb);
 
   const drive = async (server: ServerKind, target: Target, seconds: number, connections = opts.connections, overallRate?: number) => {
-    const handle = servers[server];
-    const sample = await runLoad({ url: handle.url, requests: target.requests(), connections, seconds, overallRate, serverPid: handle.pid });
+    const handle = servers[server]!;
+    const sample = await runLoad({
+      url: handle.url,
+      urls: handle.urls,
+      requests: handle.urls.length > 1 ? target.requests : target.requests(),
+      connections,
+      seconds,
+      overallRate,
+      serverPid: handle.pid,
+      serverPids: handle.pids,
+      postmaster: handle.postmaster,
+    });
     try {
-      peakRssMb(handle.pid);
+      for (const pid of handle.pids) peakRssMb(pid);
     } catch {
       throw new Error(`${server} died during "${target.name}":\n${handle.output()}`);
     }
@@ -86,6 +96,7 @@ export async function runScenario(plan: ScenarioPlan, servers: Record<ServerKind
     return sample;
   };
 
+  const handle = (kind: ServerKind) => servers[kind]!;
   for (const [server, targets] of order) for (const t of targets) await drive(server, t, opts.warmupSeconds);
   log(`[${plan.id}] warmed up; ${opts.rounds} rounds of each: ${modes.map((m) => m.label).join(', ')}`);
 
@@ -99,7 +110,8 @@ export async function runScenario(plan: ScenarioPlan, servers: Record<ServerKind
           const bad = one.non2xx + one.errors > 0 ? `  non-2xx ${one.non2xx} errors ${one.errors} ${JSON.stringify(one.statusCounts)}` : '';
           log(
             `[${plan.id}] ${m.label} round ${round} ${server.padEnd(14)} ${t.name.padEnd(24)} ` +
-              `${f1(one.rps).padStart(8)} req/s  p50 ${f1(one.p50)} p99 ${f1(one.p99)} ms  server CPU ${f1(one.serverCpuPct)} %  client ${f1(one.clientCpuPct)} %  other ${f1(one.otherCpuPct)} %${bad}`,
+              `${f1(one.rps).padStart(8)} req/s  p50 ${f1(one.p50)} p99 ${f1(one.p99)} ms  server CPU ${f1(one.serverCpuPct)} %` +
+              `${handle(server).postmaster ? `  postgres ${f1(one.dbCpuPct)} %  ${f1(one.totalCpuUs)} µs/ack` : ''}  client ${f1(one.clientCpuPct)} %  other ${f1(one.otherCpuPct)} %${bad}`,
           );
         }
       }
@@ -124,6 +136,6 @@ export async function runScenario(plan: ScenarioPlan, servers: Record<ServerKind
     title: plan.title,
     results,
     startRssMb,
-    peakRssMb: { baseline: peakRssMb(servers.baseline.pid), 'siprec-control': peakRssMb(servers['siprec-control'].pid) },
+    peakRssMb: rssOf(peakRssMb),
   };
 }

@@ -18,7 +18,7 @@ import { ROOT } from './servers';
 const SEED_VERSION = 1;
 const SPAN_MS = 30 * 86_400_000;
 const CALLS_PER_TRANSACTION = 10_000;
-const MIGRATIONS_DIR = path.join(ROOT, 'migrations');
+const MIGRATIONS_DIR = path.join(ROOT, 'migrations', 'sqlite');
 
 export interface SeedSpec {
   sessions: number;
@@ -43,7 +43,7 @@ export interface SeededDatabase {
 }
 
 export const seededCallSid = (i: number) => `CA${i.toString(16).padStart(32, '0')}`;
-const seededSiprecSid = (k: number) => `SR${k.toString(16).padStart(32, '0')}`;
+export const seededSiprecSid = (k: number) => `SR${k.toString(16).padStart(32, '0')}`;
 
 // Most sessions start and stop; some fail; a few stop after an error; some are still live. Twilio
 // retries a callback with a fresh Timestamp now and then, which the ledger keeps as another event.
@@ -64,6 +64,67 @@ function cacheKey(spec: SeedSpec): string {
   return h.digest('hex').slice(0, 16);
 }
 
+const CONNECTORS = [
+  { name: 'gridspace', connector: 'Gridspace_1', track: 'both_tracks', parameters: '[{"name":"Caller","value":"+14155550100"},{"name":"Team","value":"sales"}]' },
+  { name: 'compliance', connector: 'Compliance_SRS', track: 'both_tracks', parameters: '[]' },
+];
+
+export interface SeededSession {
+  id: number;
+  siprecSid: string;
+  connector: (typeof CONNECTORS)[number];
+  derived: ReturnType<typeof deriveSession>;
+  events: Array<EventFact & { payload: string }>;
+}
+export interface SeededCall {
+  callSid: string;
+  caller: string;
+  at: number;
+  sessions: SeededSession[];
+}
+
+/** The i-th seeded call, its sessions and their events: the same rows for every backend. */
+export function seededCall(i: number, spec: SeedSpec, endAt: number): SeededCall {
+  const calls = Math.ceil(spec.sessions / 2);
+  const startAt = endAt - SPAN_MS;
+  const callSid = seededCallSid(i);
+  const at = Math.floor(startAt + (i * SPAN_MS) / calls);
+  const caller = `+1415555${String(i % 10_000).padStart(4, '0')}`;
+  const sessions: SeededSession[] = [];
+  for (let j = 0; j < 2; j++) {
+    const k = i * 2 + j;
+    if (k >= spec.sessions) break;
+    const c = CONNECTORS[j]!;
+    const sid = seededSiprecSid(k);
+    const kinds = patternOf(k);
+    const facts: EventFact[] = [];
+    for (let e = 0; e < spec.eventsPerSession; e++) {
+      const event = kinds[e % kinds.length]!;
+      const occurredAt = at + 1000 + e * 60_000;
+      const isError = event === 'siprec-error';
+      facts.push({
+        event,
+        timestampRaw: new Date(occurredAt).toISOString(),
+        occurredAt,
+        receivedAt: occurredAt + 150,
+        errorCode: isError ? '64101' : null,
+        errorMessage: isError ? 'SIPREC connection to the recording server failed' : null,
+      });
+    }
+    const events = facts.map((f) => ({
+      ...f,
+      payload: JSON.stringify({
+        AccountSid: TEST_ACCOUNT_SID, ApiVersion: '2010-04-01', CallSid: callSid, CallStatus: 'in-progress', Called: '+15550001111',
+        Caller: caller, Direction: 'inbound', From: caller, FromCountry: 'US', To: '+15550001111', ToCountry: 'US',
+        SiprecSid: sid, SiprecName: c.name, SiprecEvent: f.event, Timestamp: f.timestampRaw,
+        ...(f.errorCode ? { SiprecErrorCode: f.errorCode, SiprecError: f.errorMessage } : {}),
+      }),
+    }));
+    sessions.push({ id: k + 1, siprecSid: sid, connector: c, derived: deriveSession(facts), events });
+  }
+  return { callSid, caller, at, sessions };
+}
+
 function seed(file: string, spec: SeedSpec, endAt: number): void {
   const db = openDatabase(file, { migrationsDir: MIGRATIONS_DIR });
   // Durability is pointless while seeding a throwaway file; the result is checkpointed at the end.
@@ -74,48 +135,15 @@ function seed(file: string, spec: SeedSpec, endAt: number): void {
   const insertEvent = db.prepare(`INSERT INTO siprec_events (session_id, siprec_sid, event, timestamp_raw, occurred_at, received_at,
     error_code, error_message, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`);
   const calls = Math.ceil(spec.sessions / 2);
-  const startAt = endAt - SPAN_MS;
-  const connectors = [
-    { name: 'gridspace', connector: 'Gridspace_1', track: 'both_tracks', parameters: '[{"name":"Caller","value":"+14155550100"},{"name":"Team","value":"sales"}]' },
-    { name: 'compliance', connector: 'Compliance_SRS', track: 'both_tracks', parameters: '[]' },
-  ];
 
   const writeCalls = db.transaction((from: number, to: number) => {
     for (let i = from; i < to; i++) {
-      const callSid = seededCallSid(i);
-      const at = Math.floor(startAt + (i * SPAN_MS) / calls);
-      const caller = `+1415555${String(i % 10_000).padStart(4, '0')}`;
+      const { callSid, caller, at, sessions } = seededCall(i, spec, endAt);
       insertCall.run(callSid, TEST_ACCOUNT_SID, caller, '+15550001111', 'inbound', at);
-      for (let j = 0; j < 2; j++) {
-        const k = i * 2 + j;
-        if (k >= spec.sessions) break;
-        const c = connectors[j]!;
-        const sid = seededSiprecSid(k);
-        const kinds = patternOf(k);
-        const facts: EventFact[] = [];
-        for (let e = 0; e < spec.eventsPerSession; e++) {
-          const event = kinds[e % kinds.length]!;
-          const occurredAt = at + 1000 + e * 60_000;
-          const isError = event === 'siprec-error';
-          facts.push({
-            event,
-            timestampRaw: new Date(occurredAt).toISOString(),
-            occurredAt,
-            receivedAt: occurredAt + 150,
-            errorCode: isError ? '64101' : null,
-            errorMessage: isError ? 'SIPREC connection to the recording server failed' : null,
-          });
-        }
-        const d = deriveSession(facts);
-        insertSession.run(k + 1, callSid, c.name, sid, c.connector, c.track, c.parameters, d.state, at, d.startedAt, d.stoppedAt, d.errorCode, d.errorMessage, at, at);
-        for (const f of facts) {
-          const payload = JSON.stringify({
-            AccountSid: TEST_ACCOUNT_SID, ApiVersion: '2010-04-01', CallSid: callSid, CallStatus: 'in-progress', Called: '+15550001111',
-            Caller: caller, Direction: 'inbound', From: caller, FromCountry: 'US', To: '+15550001111', ToCountry: 'US',
-            SiprecSid: sid, SiprecName: c.name, SiprecEvent: f.event, Timestamp: f.timestampRaw,
-            ...(f.errorCode ? { SiprecErrorCode: f.errorCode, SiprecError: f.errorMessage } : {}),
-          });
-          insertEvent.run(k + 1, sid, f.event, f.timestampRaw, f.occurredAt, f.receivedAt, f.errorCode, f.errorMessage, payload);
+      for (const { id, siprecSid, connector: c, derived: d, events } of sessions) {
+        insertSession.run(id, callSid, c.name, siprecSid, c.connector, c.track, c.parameters, d.state, at, d.startedAt, d.stoppedAt, d.errorCode, d.errorMessage, at, at);
+        for (const f of events) {
+          insertEvent.run(id, siprecSid, f.event, f.timestampRaw, f.occurredAt, f.receivedAt, f.errorCode, f.errorMessage, f.payload);
         }
       }
     }

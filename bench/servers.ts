@@ -18,12 +18,22 @@ const BASELINE_MAIN = path.join(__dirname, 'baseline-server.js');
  */
 export const SIPREC_LOG_LEVEL = 'warn';
 
-export type ServerKind = 'baseline' | 'siprec-control';
+/**
+ * What a scenario drives: the baseline, siprec-control on SQLite (as production runs by default),
+ * and with `--store postgres` siprec-control on PostgreSQL, one instance or two on one database.
+ */
+export type ServerKind = 'baseline' | 'siprec-control' | 'siprec-control pg' | 'siprec-control pg ×2';
 
 export interface ServerHandle {
   kind: ServerKind;
+  /** The first (or only) process. */
   pid: number;
   url: string;
+  /** Every process of the subject (two instances: both), load split across their URLs. */
+  pids: number[];
+  urls: string[];
+  /** The PostgreSQL cluster the subject writes to: its CPU is counted with the subject's. */
+  postmaster?: number;
   /** The last few kilobytes the process wrote, for diagnosing a failed run. */
   output(): string;
   /** SIGTERM, then the exit code (a --cpu-prof profile is written on this clean exit). */
@@ -73,6 +83,8 @@ async function launch(kind: ServerKind, args: string[], env: Record<string, stri
     kind,
     pid: child.pid!,
     url,
+    pids: [child.pid!],
+    urls: [url],
     output: () => tail,
     stop: async () => {
       if (exitCode !== undefined) return exitCode;
@@ -92,13 +104,17 @@ export async function startBaseline(): Promise<ServerHandle> {
 
 export interface SiprecOptions {
   dir: TempDir;
-  databasePath: string;
+  /** The SQLite ledger; ignored when databaseUrl is given. */
+  databasePath?: string;
+  /** A PostgreSQL database (DATABASE_URL) instead of SQLite. */
+  databaseUrl?: string;
+  kind?: ServerKind;
   /** e.g. --cpu-prof flags. */
   nodeArgs?: string[];
 }
 
 /** The built siprec-control (dist/main.js) exactly as production runs it, on a database of ours. */
-export async function startSiprec({ dir, databasePath, nodeArgs = [] }: SiprecOptions): Promise<ServerHandle> {
+export async function startSiprec({ dir, databasePath, databaseUrl, kind = 'siprec-control', nodeArgs = [] }: SiprecOptions): Promise<ServerHandle> {
   if (!existsSync(SIPREC_MAIN)) throw new Error(`${SIPREC_MAIN} is missing: run npm run build first`);
   const port = await freePort();
   const env = {
@@ -106,12 +122,33 @@ export async function startSiprec({ dir, databasePath, nodeArgs = [] }: SiprecOp
     ...testEnv(dir, DEFAULT_TEST_ROUTES, {
       PORT: String(port),
       HOST: '127.0.0.1',
-      DATABASE_PATH: databasePath,
+      DATABASE_PATH: databasePath ?? dir.file('ledger.sqlite'),
       LOG_LEVEL: SIPREC_LOG_LEVEL,
       // Nothing here calls Twilio's REST API; should anything try, it reaches a closed local port.
       TWILIO_API_BASE_URL: 'http://127.0.0.1:9',
     }),
   };
+  if (databaseUrl) {
+    delete (env as Record<string, string>).DATABASE_PATH;
+    (env as Record<string, string>).DATABASE_URL = databaseUrl;
+  }
   // cwd is the temp dir so that a developer's .env in the checkout is never loaded.
-  return launch('siprec-control', [...nodeArgs, SIPREC_MAIN], env, dir.dir, port);
+  return launch(kind, [...nodeArgs, SIPREC_MAIN], env, dir.dir, port);
+}
+
+/** Several instances as one subject: load is split across them, their CPU and the cluster's summed. */
+export function group(kind: ServerKind, members: ServerHandle[], postmaster?: number): ServerHandle {
+  return {
+    kind,
+    pid: members[0]!.pid,
+    url: members[0]!.url,
+    pids: members.flatMap((m) => m.pids),
+    urls: members.flatMap((m) => m.urls),
+    ...(postmaster ? { postmaster } : {}),
+    output: () => members.map((m, i) => `--- instance ${i + 1} ---\n${m.output()}`).join('\n'),
+    stop: async () => {
+      const codes = await Promise.all(members.map((m) => m.stop()));
+      return codes.find((c) => c !== 0) ?? 0;
+    },
+  };
 }
