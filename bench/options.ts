@@ -24,6 +24,7 @@ const envSchema = z.object({
   BENCH_SEED_EVENTS_PER_SESSION: z.coerce.number().int().min(1).max(8).default(4),
   BENCH_RESEED: z.enum(['0', '1']).default('0'),
   BENCH_STRICT: z.enum(['0', '1']).default('0'),
+  BENCH_QUIET_SECONDS: seconds(60, 0),
 });
 
 export type BenchOptions = {
@@ -47,6 +48,11 @@ export type BenchOptions = {
    * otherwise, and the leak check is off unless BENCH_LEAK_SECONDS asks for it (it is SQLite's).
    */
   store: 'sqlite' | 'postgres';
+  /**
+   * The longest wait for the rest of the machine to go quiet (under 25 % of a core) before a
+   * scenario; before each round a sixth of it. 0: no waiting.
+   */
+  quietSeconds: number;
 };
 
 /** `--store postgres` or `--store=postgres` on the command line (`npm run bench -- --store postgres`). */
@@ -82,5 +88,6 @@ export function loadOptions(env: NodeJS.ProcessEnv, argv: string[] = []): BenchO
     reseed: e.BENCH_RESEED === '1',
     strict: e.BENCH_STRICT === '1',
     store,
+    quietSeconds: e.BENCH_QUIET_SECONDS,
   };
 }

@@ -13,7 +13,7 @@ import { startPgCluster, type PgCluster } from '../src/dev/pg-cluster';
 import { CLIENT_KINDS, type ClientKind, type WorkerResult, type WorkerSpec } from './pg-client-worker';
 import { CLIENTS_SCHEMA, SEED_SESSIONS } from './pg-clients-schema';
 import { probeFailover, type ProbeResult } from './pg-failover-probe';
-import { machineInfo, postmasterPid, type MachineInfo } from './proc';
+import { machineInfo, postmasterPid, waitForQuiet, type MachineInfo } from './proc';
 
 const RESULTS_DIR = path.resolve(__dirname, '..', '..', 'bench', 'results');
 const WORKER = path.join(__dirname, 'pg-client-worker.js');
@@ -31,6 +31,8 @@ const envSchema = z.object({
   /** The most transactions one run may make (its count bound; the time bound is BENCH_CLIENTS_SECONDS). */
   BENCH_CLIENTS_MAX_TX: z.coerce.number().int().min(100).max(200_000).default(20_000),
   BENCH_CLIENTS_FAILOVER: z.enum(['0', '1']).default('1'),
+  /** The longest wait, before each run, for the rest of the machine to use under 25 % of a core. */
+  BENCH_CLIENTS_QUIET_SECONDS: z.coerce.number().min(0).max(600).default(20),
 });
 export type ClientBenchOptions = z.infer<typeof envSchema>;
 
@@ -152,6 +154,10 @@ export async function runClientBench(log: Log): Promise<ClientBenchReport> {
       for (const concurrency of opts.BENCH_CLIENTS_CONCURRENCY) {
         const order = round % 2 ? CLIENT_KINDS : [...CLIENT_KINDS].reverse();
         for (const client of order) {
+          if (opts.BENCH_CLIENTS_QUIET_SECONDS > 0) {
+            const q = await waitForQuiet(opts.BENCH_CLIENTS_QUIET_SECONDS);
+            if (q.waitedSeconds > 1.5) log(`waited ${q.waitedSeconds.toFixed(0)} s for other tenants (last second: ${q.otherPct.toFixed(0)} % of a core)`);
+          }
           const r = await runWorker({
             client, url, concurrency, postmaster, first, budget: opts.BENCH_CLIENTS_MAX_TX,
             pool: opts.BENCH_CLIENTS_POOL, warmupSeconds: opts.BENCH_CLIENTS_WARMUP_SECONDS, seconds: opts.BENCH_CLIENTS_SECONDS,

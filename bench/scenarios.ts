@@ -1,7 +1,7 @@
 import type autocannon from 'autocannon';
 import { runLoad, summarize, type RunSample, type Summary } from './load';
 import type { BenchOptions, ScenarioId } from './options';
-import { peakRssMb, rssMb } from './proc';
+import { peakRssMb, rssMb, waitForQuiet } from './proc';
 import type { ServerHandle, ServerKind } from './servers';
 
 /** One kind of request a server is driven with, e.g. "GET /api/stats". */
@@ -97,11 +97,18 @@ export async function runScenario(plan: ScenarioPlan, subjects: ServerHandle[], 
   };
 
   const handle = (kind: ServerKind) => servers[kind]!;
+  const quiet = async (maxSeconds: number) => {
+    if (opts.quietSeconds <= 0) return;
+    const q = await waitForQuiet(maxSeconds);
+    if (q.waitedSeconds > 1.5) log(`[${plan.id}] waited ${f1(q.waitedSeconds)} s for other tenants to quiet down (last second: ${f1(q.otherPct)} % of a core)`);
+  };
+  await quiet(opts.quietSeconds);
   for (const [server, targets] of order) for (const t of targets) await drive(server, t, opts.warmupSeconds);
   log(`[${plan.id}] warmed up; ${opts.rounds} rounds of each: ${modes.map((m) => m.label).join(', ')}`);
 
   for (const m of modes) {
     for (let round = 1; round <= opts.rounds; round++) {
+      await quiet(opts.quietSeconds / 6);
       for (const [server, targets] of order) {
         for (const t of targets) {
           const s = await drive(server, t, m.seconds, m.connections, m.rate);
