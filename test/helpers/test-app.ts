@@ -54,6 +54,13 @@ export interface TestAppOptions {
   twilio?: { url: string };
 }
 
+/**
+ * A write timeout short enough that a test sees held locks (holdWrites) fail a write fast. SQLite's
+ * busy timeout only runs while a lock is waited for; PostgreSQL's is the whole deadline of every
+ * operation, reads and the connection included, so it must leave room for a normal one on a busy machine.
+ */
+export const FAST_FAILING_WRITES_MS: Record<BackendName, number> = { sqlite: 20, postgres: 400 };
+
 /** Nothing listens on the discard port: REST calls fail fast as unreachable and never leave the machine. */
 export const UNREACHABLE_TWILIO = 'http://127.0.0.1:9';
 

@@ -7,7 +7,7 @@ import type { SiprecApi } from '../../src/twilio/rest';
 import { TEST_ACCOUNT_SID, TEST_ADMIN_TOKEN, TEST_AUTH_TOKEN } from '../helpers/env';
 import { describeEachBackend } from '../helpers/backends';
 import { applyEvent, basicAuth, BEARER, ledgerSnapshot, operatorApi } from '../helpers/operator-api';
-import { createTestApp, type TestApp } from '../helpers/test-app';
+import { createTestApp, FAST_FAILING_WRITES_MS, type TestApp } from '../helpers/test-app';
 import { buildVoiceForm, newCallSid, newSiprecSid } from '../helpers/twilio-requests';
 
 const T0 = Date.parse('2025-03-01T12:00:00.000Z');
@@ -272,7 +272,7 @@ describeEachBackend('operator API', (backend) => {
 
     it('responds 503 to a start before asking Twilio when the ledger cannot take its slot', async () => {
       await t.close();
-      t = await createTestApp({ backend, twilio: fake, clock: () => now, writeTimeoutMs: 20 });
+      t = await createTestApp({ backend, twilio: fake, clock: () => now, writeTimeoutMs: FAST_FAILING_WRITES_MS[backend] });
       api = operatorApi(t);
       const callSid = await answerCall(DEFAULT_ROUTE);
       fake.calls.add(callSid);
@@ -288,7 +288,7 @@ describeEachBackend('operator API', (backend) => {
 
     it('responds 503 naming the session Twilio started when the ledger cannot add its SID; its callbacks complete it', async () => {
       await t.close();
-      t = await createTestApp({ backend, twilio: fake, clock: () => now, writeTimeoutMs: 20 });
+      t = await createTestApp({ backend, twilio: fake, clock: () => now, writeTimeoutMs: FAST_FAILING_WRITES_MS[backend] });
       api = operatorApi(t);
       let release: (() => Promise<void>) | undefined;
       // The real REST client, and the ledger locked from the moment Twilio has answered.

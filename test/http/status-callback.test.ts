@@ -5,7 +5,7 @@ import { deriveSession } from '../../src/domain/sessions';
 import { TEST_PUBLIC_BASE_URL } from '../helpers/env';
 import { describeEachBackend } from '../helpers/backends';
 import { emptyLedger, ledgerEvents, ledgerSnapshot, operatorApi } from '../helpers/operator-api';
-import { createTestApp, type TestApp } from '../helpers/test-app';
+import { createTestApp, FAST_FAILING_WRITES_MS, type TestApp } from '../helpers/test-app';
 import { buildStatusCallback, buildVoiceForm, newCallSid, newSiprecSid, sign } from '../helpers/twilio-requests';
 
 const PATH = '/twilio/siprec-status';
@@ -221,7 +221,7 @@ describeEachBackend('POST /twilio/siprec-status', (backend) => {
   describe('when the database cannot commit (another connection holds the write locks)', () => {
     beforeEach(async () => {
       await t.close();
-      t = await createTestApp({ backend, writeTimeoutMs: 20 });
+      t = await createTestApp({ backend, writeTimeoutMs: FAST_FAILING_WRITES_MS[backend] });
     });
 
     it('answers 503 with Retry-After, acknowledges nothing, and stores it once the fault is gone', async () => {
@@ -229,7 +229,8 @@ describeEachBackend('POST /twilio/siprec-status', (backend) => {
       const release = await t.holdWrites();
       const res = await t.postTwilio(PATH, cb).expect(503);
       expect(res.headers['retry-after']).toBe('1');
-      expect(res.body).toEqual({ error: 'the ledger cannot store this callback right now; retry' });
+      // The one answer every route gives while the ledger cannot commit (src/http/errors.ts).
+      expect(res.body).toEqual({ error: 'the ledger is unavailable; try again shortly' });
       await release();
       expect(await eventCount(t)).toBe(0);
       await t.postTwilio(PATH, cb).expect(204);

@@ -1,15 +1,19 @@
-import Database from 'better-sqlite3';
+import pino from 'pino';
 import request from 'supertest';
+import { createApp } from '../../src/app';
+import { openStore } from '../../src/store';
+import { StoreUnavailableError, type Store } from '../../src/store/store';
+import { describeEachBackend } from '../helpers/backends';
 import { eventually } from '../helpers/eventually';
 import { operatorApi } from '../helpers/operator-api';
-import { createTestApp, type TestApp } from '../helpers/test-app';
+import { createTestApp, FAST_FAILING_WRITES_MS, type TestApp } from '../helpers/test-app';
 import { buildStatusCallback, buildVoiceForm, sign } from '../helpers/twilio-requests';
 import { parseXml, type XmlNode } from '../helpers/xml';
 import { DEFAULT_TEST_ROUTES, TEST_PUBLIC_BASE_URL } from '../helpers/env';
 
-describe('POST /twilio/siprec-stop', () => {
+describeEachBackend('POST /twilio/siprec-stop', (backend) => {
   let t: TestApp;
-  beforeEach(() => (t = createTestApp()));
+  beforeEach(async () => (t = await createTestApp({ backend })));
   afterEach(async () => t.close());
 
   async function liveCall() {
@@ -18,8 +22,9 @@ describe('POST /twilio/siprec-stop', () => {
     await t.postTwilio('/twilio/siprec-status', buildStatusCallback({ CallSid: form.CallSid!, SiprecName: 'gridspace' })).expect(204);
     return form;
   }
-  const stopRequested = (t: TestApp, callSid: string) =>
-    (t.db.prepare('SELECT name, stop_requested_at FROM siprec_sessions WHERE call_sid = ? ORDER BY id').all(callSid) as Array<{ name: string; stop_requested_at: number | null }>).map((r) => [r.name, r.stop_requested_at !== null]);
+  /** The call's sessions in the order they were recorded, and whether each was asked to stop. */
+  const stopRequested = async (t: TestApp, callSid: string) =>
+    ((await t.store.getCall(callSid))?.sessions ?? []).map((s) => [s.name, s.stopRequestedAt !== null]);
 
   it('stops the named session, then redirects to next', async () => {
     const form = await liveCall();
@@ -28,7 +33,7 @@ describe('POST /twilio/siprec-stop', () => {
     expect(root.children.map((c) => c.name)).toEqual(['Stop', 'Redirect']);
     expect(root.children[0]!.children.map((c) => [c.name, c.attributes])).toEqual([['Siprec', { name: 'gridspace' }]]);
     expect(root.children[1]!.text).toBe('https://ivr.example.com/after?a=1&b=2');
-    expect(stopRequested(t, form.CallSid!)).toEqual([
+    expect(await stopRequested(t, form.CallSid!)).toEqual([
       ['gridspace', true],
       ['compliance', false],
     ]);
@@ -60,7 +65,7 @@ describe('POST /twilio/siprec-stop', () => {
     const root = parseXml(res.text);
     expect(root.children.map((c) => c.name)).toEqual(['Stop', 'Dial']);
     expect(root.children[0]!.children.map((c) => c.attributes.name)).toEqual(['Gridspace_1']);
-    expect(stopRequested(t, form.CallSid!)).toEqual([['Gridspace_1', true]]);
+    expect(await stopRequested(t, form.CallSid!)).toEqual([['Gridspace_1', true]]);
   });
 
   it('also stops a session of the route that the ledger never heard of', async () => {
@@ -86,7 +91,7 @@ describe('POST /twilio/siprec-stop', () => {
     const form = await liveCall();
     const res = await t.postTwilio(`/twilio/siprec-stop${query}`, form).expect(400);
     expect(res.body.details.map((d: { path: string }) => d.path)).toEqual([field]);
-    expect(stopRequested(t, form.CallSid!)).toEqual([
+    expect(await stopRequested(t, form.CallSid!)).toEqual([
       ['gridspace', false],
       ['compliance', false],
     ]);
@@ -99,36 +104,38 @@ describe('POST /twilio/siprec-stop', () => {
 
 const stopNames = (root: XmlNode) => root.children.filter((c) => c.name === 'Stop').flatMap((c) => c.children.map((s) => s.attributes.name));
 
-/** Reads the file through a connection of its own: the app's may be the one that failed. */
-function stopRequestsOnDisk(file: string, callSid: string): Array<[string, boolean]> {
-  const db = new Database(file, { readonly: true });
+/**
+ * Reads the ledger through a store of its own (its own connection, as another process has): the
+ * app's may be the one that failed. By name, with whether each session was asked to stop.
+ */
+async function stopRequestsOnDisk(t: TestApp, callSid: string): Promise<Array<[string, boolean]>> {
+  const store = await openStore(t.config.storage, { log: pino({ level: 'silent' }), mode: 'cli' });
   try {
-    return (db.prepare('SELECT name, stop_requested_at FROM siprec_sessions WHERE call_sid = ? ORDER BY name').all(callSid) as Array<{ name: string; stop_requested_at: number | null }>).map(
-      (r) => [r.name, r.stop_requested_at !== null],
-    );
+    const sessions = (await store.getCall(callSid))?.sessions ?? [];
+    return sessions.map((s): [string, boolean] => [s.name, s.stopRequestedAt !== null]).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   } finally {
-    db.close();
+    await store.close();
   }
 }
 
-describe('POST /twilio/siprec-stop when the ledger failed the call', () => {
+describeEachBackend('POST /twilio/siprec-stop when the ledger failed the call', (backend) => {
   let t: TestApp;
   let now: number;
-  let release: (() => void) | undefined;
-  beforeEach(() => {
+  let release: (() => Promise<void>) | undefined;
+  beforeEach(async () => {
     now = Date.now();
-    // A short busy timeout: a held write lock fails writes at once, as a read-only or full disk does.
-    t = createTestApp({ db: { busyTimeoutMs: 20 }, clock: () => now });
+    // A short write timeout: held write locks fail writes at once, as a read-only or full disk does.
+    t = await createTestApp({ backend, writeTimeoutMs: FAST_FAILING_WRITES_MS[backend], clock: () => now });
   });
   afterEach(async () => {
-    release?.();
+    await release?.();
     release = undefined;
     await t.close();
   });
 
   /** The voice webhook while the ledger cannot write: answered, and nothing recorded. */
   async function unrecordedCall() {
-    release = t.holdWriteLock();
+    release = await t.holdWrites();
     const form = buildVoiceForm();
     const voice = await t.postTwilio('/twilio/voice', form).expect(200);
     expect(parseXml(voice.text).children[0]!.children.map((c) => c.attributes.name)).toEqual(['gridspace', 'compliance']);
@@ -141,12 +148,12 @@ describe('POST /twilio/siprec-stop when the ledger failed the call', () => {
     const root = parseXml(res.text);
     expect(stopNames(root)).toEqual(['gridspace', 'compliance']);
     expect(root.children.at(-1)).toMatchObject({ name: 'Redirect', text: 'https://ivr.example.com/voice' });
-    expect(stopRequestsOnDisk(t.config.databasePath, form.CallSid!)).toEqual([]);
+    expect(await stopRequestsOnDisk(t, form.CallSid!)).toEqual([]);
 
-    release!();
+    await release!();
     release = undefined;
-    await eventually('the stop is recorded', () => stopRequestsOnDisk(t.config.databasePath, form.CallSid!).length === 2);
-    expect(stopRequestsOnDisk(t.config.databasePath, form.CallSid!)).toEqual([
+    await eventually('the stop is recorded', async () => (await stopRequestsOnDisk(t, form.CallSid!)).length === 2);
+    expect(await stopRequestsOnDisk(t, form.CallSid!)).toEqual([
       ['compliance', true],
       ['gridspace', true],
     ]);
@@ -163,88 +170,93 @@ describe('POST /twilio/siprec-stop when the ledger failed the call', () => {
     };
     await eventually('a ledger-write-failed alert for the stop', async () => (await stopAlert()) !== undefined);
     expect(await stopAlert()).toMatchObject({ callSid: form.CallSid, message: expect.stringContaining('gridspace, compliance') });
-    expect(stopRequestsOnDisk(t.config.databasePath, form.CallSid!)).toEqual([]);
+    expect(await stopRequestsOnDisk(t, form.CallSid!)).toEqual([]);
   });
 
   it('stops every session of the call’s route when the ledger cannot be read, and records the stop', async () => {
     const form = buildVoiceForm();
     await t.postTwilio('/twilio/voice', form).expect(200);
-    t.db.close(); // the reading connection fails; writes have their own
-    const res = await t.postTwilio('/twilio/siprec-stop', form).expect(200);
+    // Reads fail while writes go on (SQLite's reading connection lost; its writes have their own):
+    // forced at the store's edge, so that it is the same fault on either backend.
+    const unreadable = (): Promise<never> => Promise.reject(new StoreUnavailableError('reading the ledger failed: forced by the test'));
+    const store: Store = { ...t.store, alerts: t.store.alerts, getCall: unreadable, routeOf: unreadable };
+    const app = createApp({ config: t.config, store, metrics: t.metrics, siprecApi: t.siprecApi, logger: pino({ level: 'silent' }), clock: () => now });
+    const res = await request(app).post('/twilio/siprec-stop').type('form').set('X-Twilio-Signature', sign(TEST_PUBLIC_BASE_URL + '/twilio/siprec-stop', form)).send(form).expect(200);
     expect(stopNames(parseXml(res.text))).toEqual(['gridspace', 'compliance']);
-    expect(stopRequestsOnDisk(t.config.databasePath, form.CallSid!)).toEqual([
+    expect(await stopRequestsOnDisk(t, form.CallSid!)).toEqual([
       ['compliance', true],
       ['gridspace', true],
     ]);
   });
 });
 
-describe('POST /twilio/siprec-stop while another process holds the write lock', () => {
+describeEachBackend('POST /twilio/siprec-stop while another process holds the write locks', (backend) => {
   let t: TestApp;
-  let release: (() => void) | undefined;
-  // The default busy timeout (5 s): the write waits that long before it fails.
-  beforeEach(() => (t = createTestApp({ env: { VOICE_LEDGER_DEADLINE_MS: '300' } })));
+  let release: (() => Promise<void>) | undefined;
+  // The default write timeout (5 s on SQLite): the write waits that long before it fails.
+  beforeEach(async () => (t = await createTestApp({ backend, env: { VOICE_LEDGER_DEADLINE_MS: '300' } })));
   afterEach(async () => {
-    release?.();
+    await release?.();
     await t.close();
   });
 
   it('answers by VOICE_LEDGER_DEADLINE_MS, as the voice webhook does, and records the stop once the lock goes', async () => {
     const form = buildVoiceForm();
     await t.postTwilio('/twilio/voice', form).expect(200);
-    release = t.holdWriteLock();
+    release = await t.holdWrites();
     const began = Date.now();
     const res = await t.postTwilio('/twilio/siprec-stop', form).expect(200);
     const took = Date.now() - began;
     expect(stopNames(parseXml(res.text))).toEqual(['gridspace', 'compliance']);
     expect(took).toBeLessThan(3_000); // the lock would hold it 5 s
-    release();
+    await release();
     release = undefined;
-    await eventually('the stop is recorded', () => stopRequestsOnDisk(t.config.databasePath, form.CallSid!).every(([, asked]) => asked));
+    await eventually('the stop is recorded', async () => (await stopRequestsOnDisk(t, form.CallSid!)).every(([, asked]) => asked));
   });
 });
 
-describe.each(['masked', 'none'])('POST /twilio/siprec-stop without To when STORE_CALLER_NUMBERS=%s', (mode) => {
-  let t: TestApp;
-  let other: TestApp | undefined;
-  beforeEach(() => (t = createTestApp({ env: { STORE_CALLER_NUMBERS: mode } })));
-  afterEach(async () => {
-    await other?.close();
-    other = undefined;
-    await t.close();
-  });
+describeEachBackend('POST /twilio/siprec-stop without To', (backend) => {
+  describe.each(['masked', 'none'])('when STORE_CALLER_NUMBERS=%s', (mode) => {
+    let t: TestApp;
+    let other: TestApp | undefined;
+    beforeEach(async () => (t = await createTestApp({ backend, env: { STORE_CALLER_NUMBERS: mode } })));
+    afterEach(async () => {
+      await other?.close();
+      other = undefined;
+      await t.close();
+    });
 
-  const withoutTo = (form: Record<string, string>) => Object.fromEntries(Object.entries(form).filter(([k]) => k !== 'To' && k !== 'Called'));
+    const withoutTo = (form: Record<string, string>) => Object.fromEntries(Object.entries(form).filter(([k]) => k !== 'To' && k !== 'Called'));
 
-  it('continues on the route the voice webhook chose, not the default', async () => {
-    const form = buildVoiceForm({ To: '+15550001111' });
-    await t.postTwilio('/twilio/voice', form).expect(200);
-    const res = await t.postTwilio('/twilio/siprec-stop', withoutTo(form)).expect(200);
-    const root = parseXml(res.text);
-    expect(stopNames(root)).toEqual(['gridspace', 'compliance']);
-    expect(root.children.at(-1)).toMatchObject({ name: 'Redirect', text: 'https://ivr.example.com/voice' });
-  });
+    it('continues on the route the voice webhook chose, not the default', async () => {
+      const form = buildVoiceForm({ To: '+15550001111' });
+      await t.postTwilio('/twilio/voice', form).expect(200);
+      const res = await t.postTwilio('/twilio/siprec-stop', withoutTo(form)).expect(200);
+      const root = parseXml(res.text);
+      expect(stopNames(root)).toEqual(['gridspace', 'compliance']);
+      expect(root.children.at(-1)).toMatchObject({ name: 'Redirect', text: 'https://ivr.example.com/voice' });
+    });
 
-  /** A second instance over the same file, with another routes file, as after an edit and a restart. */
-  const restartedWith = (routes: unknown) =>
-    (other = createTestApp({ routes, env: { STORE_CALLER_NUMBERS: mode, DATABASE_PATH: t.config.databasePath } }));
+    /** A second instance over the same ledger, with another routes file, as after an edit and a restart. */
+    const restartedWith = async (routes: unknown) => (other = await createTestApp({ ledgerOf: t, routes, env: { STORE_CALLER_NUMBERS: mode } }));
 
-  it('finds the route again when routes.json has moved it', async () => {
-    const form = buildVoiceForm({ To: '+15550001111' });
-    await t.postTwilio('/twilio/voice', form).expect(200);
-    const [own, fallback] = DEFAULT_TEST_ROUTES.routes;
-    const inserted = { to: ['+15557770000'], siprec: [{ connectorName: 'Other' }], then: { enqueue: 'other' } };
-    const moved = restartedWith({ routes: [inserted, { ...own, then: { redirect: 'https://ivr.example.com/v2' } }, fallback] });
-    const res = await moved.postTwilio('/twilio/siprec-stop', withoutTo(form)).expect(200);
-    expect(parseXml(res.text).children.at(-1)).toMatchObject({ name: 'Redirect', text: 'https://ivr.example.com/v2' });
-  });
+    it('finds the route again when routes.json has moved it', async () => {
+      const form = buildVoiceForm({ To: '+15550001111' });
+      await t.postTwilio('/twilio/voice', form).expect(200);
+      const [own, fallback] = DEFAULT_TEST_ROUTES.routes;
+      const inserted = { to: ['+15557770000'], siprec: [{ connectorName: 'Other' }], then: { enqueue: 'other' } };
+      const moved = await restartedWith({ routes: [inserted, { ...own, then: { redirect: 'https://ivr.example.com/v2' } }, fallback] });
+      const res = await moved.postTwilio('/twilio/siprec-stop', withoutTo(form)).expect(200);
+      expect(parseXml(res.text).children.at(-1)).toMatchObject({ name: 'Redirect', text: 'https://ivr.example.com/v2' });
+    });
 
-  it('continues on the default route when routes.json no longer has the call’s route', async () => {
-    const form = buildVoiceForm({ To: '+15550001111' });
-    await t.postTwilio('/twilio/voice', form).expect(200);
-    const [own, fallback] = DEFAULT_TEST_ROUTES.routes;
-    const changed = restartedWith({ routes: [{ ...own, to: ['+15550002222'] }, fallback] });
-    const res = await changed.postTwilio('/twilio/siprec-stop', withoutTo(form)).expect(200);
-    expect(parseXml(res.text).children.at(-1)).toMatchObject({ name: 'Dial' });
+    it('continues on the default route when routes.json no longer has the call’s route', async () => {
+      const form = buildVoiceForm({ To: '+15550001111' });
+      await t.postTwilio('/twilio/voice', form).expect(200);
+      const [own, fallback] = DEFAULT_TEST_ROUTES.routes;
+      const changed = await restartedWith({ routes: [{ ...own, to: ['+15550002222'] }, fallback] });
+      const res = await changed.postTwilio('/twilio/siprec-stop', withoutTo(form)).expect(200);
+      expect(parseXml(res.text).children.at(-1)).toMatchObject({ name: 'Dial' });
+    });
   });
 });

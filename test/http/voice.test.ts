@@ -2,7 +2,7 @@ import request from 'supertest';
 import { describeEachBackend } from '../helpers/backends';
 import { TEST_ACCOUNT_SID, TEST_AUTH_TOKEN_SECONDARY } from '../helpers/env';
 import { emptyLedger, ledgerSnapshot } from '../helpers/operator-api';
-import { createTestApp, type TestApp } from '../helpers/test-app';
+import { createTestApp, FAST_FAILING_WRITES_MS, type TestApp } from '../helpers/test-app';
 import { buildVoiceForm, sign } from '../helpers/twilio-requests';
 import { parseXml, type XmlNode } from '../helpers/xml';
 
@@ -178,7 +178,7 @@ describeEachBackend('POST /twilio/voice', (backend) => {
   });
 
   describe('when the ledger cannot write (its write locks held by another connection)', () => {
-    beforeEach(async () => (t = await createTestApp({ backend, writeTimeoutMs: 20 })));
+    beforeEach(async () => (t = await createTestApp({ backend, writeTimeoutMs: FAST_FAILING_WRITES_MS[backend] })));
 
     it('still answers the TwiML, and counts the failure', async () => {
       const release = await t.holdWrites();
