@@ -33,6 +33,8 @@ export interface ContractLedger {
   openAnother(): Promise<Store>;
   /** A real write fault from outside the store (src/store/faults.ts); released after the test if it was not. */
   holdWrites(): Promise<() => Promise<void>>;
+  /** Closes `store` within the test (what a shutdown does); the cleanup then leaves it be. */
+  closeStore(): Promise<void>;
 }
 
 const silent = pino({ level: 'silent' });
@@ -46,6 +48,7 @@ export function useLedger(backend: BackendName, options: LedgerOptions = {}): Co
   let dir: TempDir | undefined;
   let storage: TestStorage | undefined;
   let store: Store | undefined;
+  let storeClosed = false;
   let others: Store[] = [];
   let holds: Array<() => Promise<void>> = [];
 
@@ -59,7 +62,7 @@ export function useLedger(backend: BackendName, options: LedgerOptions = {}): Co
 
   afterEach(async () => {
     const failures: unknown[] = [];
-    const attempt = async (step: () => Promise<unknown> | unknown) => {
+    const attempt = async (step: () => unknown) => {
       try {
         await step();
       } catch (err) {
@@ -68,10 +71,10 @@ export function useLedger(backend: BackendName, options: LedgerOptions = {}): Co
     };
     for (const release of holds) await attempt(release);
     for (const s of others) await attempt(() => s.close());
-    if (store) await attempt(() => store!.close());
+    if (store && !storeClosed) await attempt(() => store!.close());
     if (storage) await attempt(() => storage!.remove());
     dir?.remove();
-    [dir, storage, store, others, holds] = [undefined, undefined, undefined, [], []];
+    [dir, storage, store, others, holds, storeClosed] = [undefined, undefined, undefined, [], [], false];
     if (failures.length > 0) throw failures[0];
   });
 
@@ -92,6 +95,10 @@ export function useLedger(backend: BackendName, options: LedgerOptions = {}): Co
       const another = await open(need(storage, 'the storage'));
       others.push(another);
       return another;
+    },
+    async closeStore() {
+      storeClosed = true;
+      await need(store, 'the store').close();
     },
     async holdWrites() {
       const release = await (await storeFaults(need(storage, 'the storage').storage)).holdWrites();

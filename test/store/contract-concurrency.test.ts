@@ -65,7 +65,7 @@ describeEachBackend('store contract: writes at the same moment, on one instance 
     for (let trial = 0; trial < TRIALS; trial++) {
       const call = newCall();
       const siprecSid = newSiprecSid();
-      const writes = [
+      const writes: Array<() => Promise<unknown>> = [
         () => on(trial).recordRequested(call, [newSession('gridspace'), newSession('compliance', { connectorName: 'Compliance_SRS' })]),
         () => on(trial + 1).applyEvent(callback({ callSid: call.callSid, siprecSid, siprecName: 'gridspace' }, { receivedAt: T0 + 1 })),
       ];
