@@ -51,31 +51,38 @@ export interface TimedLoad {
  * Like sendCallbacks, from `clients` clients, each callback repeated until acknowledged, but keeping
  * per callback when its acknowledged attempt was sent: a 204 that arrives just after a fault may
  * answer a write committed just before it, so "the first 204 after" counts only attempts sent after.
- * `onAck` may fire a fault at a chosen moment.
+ * `onAck` may fire a fault at a chosen moment; `stop` (a server that exited) ends the load at once.
  */
 export async function sendTimedCallbacks(
   callbacks: readonly SignedCallback[],
-  options: { clients: number; url: string; deadlineMs: number; onAck?: (acks: readonly TimedAck[]) => void },
+  options: { clients: number; url: string; deadlineMs: number; onAck?: (acks: readonly TimedAck[]) => void; stop?: () => boolean },
 ): Promise<TimedLoad> {
   const load: TimedLoad = { acks: [], attempts: 0, unavailable: 0, connectionFailures: 0, unexpected: [] };
   const deadline = Date.now() + options.deadlineMs;
+  const going = () => Date.now() < deadline && !options.stop?.();
   let next = 0;
   await Promise.all(
     Array.from({ length: options.clients }, async () => {
-      while (next < callbacks.length && Date.now() < deadline) {
+      while (next < callbacks.length && going()) {
         const cb = callbacks[next++]!;
         let sentAt = 0;
-        // One callback, one client: sendCallbacks asks for the target right before each attempt.
-        const r = await sendCallbacks([cb], {
-          clients: 1,
-          target: () => ((sentAt = Date.now()), options.url),
-          deadlineMs: Math.max(0, deadline - Date.now()),
-        });
-        load.attempts += r.attempts;
-        load.unavailable += r.unavailable;
-        load.connectionFailures += r.connectionFailures;
-        load.unexpected.push(...r.unexpected);
-        if (r.acked.has(cb.key)) {
+        let acked = false;
+        // In slices of at most a second, so that `stop` is heard while a callback is being retried.
+        while (!acked && going()) {
+          // One callback, one client: sendCallbacks asks for the target right before each attempt.
+          const r = await sendCallbacks([cb], {
+            clients: 1,
+            target: () => ((sentAt = Date.now()), options.url),
+            deadlineMs: Math.min(1_000, deadline - Date.now()),
+          });
+          load.attempts += r.attempts;
+          load.unavailable += r.unavailable;
+          load.connectionFailures += r.connectionFailures;
+          load.unexpected.push(...r.unexpected);
+          if (r.unexpected.length > 0) break;
+          acked = r.acked.has(cb.key);
+        }
+        if (acked) {
           load.acks.push({ key: cb.key, sentAt, ackedAt: Date.now() });
           options.onAck?.(load.acks);
         }
