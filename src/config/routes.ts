@@ -1,10 +1,9 @@
 import { z } from 'zod';
 import { phoneNumberProblem } from '../domain/phone-number';
 import { MAX_PARAMETER_LENGTH, TRACKS, unknownPlaceholders, type Route } from '../domain/routing';
+import { NO_CONTROL } from '../domain/text';
 
 export const SIPREC_NAME = /^[A-Za-z0-9_-]{1,64}$/;
-// Control characters would be stripped or refused by Twilio's XML parser and are never intended.
-const NO_CONTROL = /^[^\u0000-\u001f\u007f]*$/;
 const NAME_RULE = '1-64 characters of A-Z, a-z, 0-9, _ or -';
 
 const printable = (what: string, max: number) =>

@@ -1,10 +1,9 @@
 import { z } from 'zod';
 import { SIPREC_NAME } from '../config/routes';
 import { MAX_PARAMETER_LENGTH, TRACKS } from '../domain/routing';
+import { NO_CONTROL } from '../domain/text';
 import { MAX_REST_PARAMETERS } from '../twilio/rest';
 
-// Control characters are never intended in a connector or parameter and Twilio would refuse them.
-const NO_CONTROL = /^[^\u0000-\u001f\u007f]*$/;
 export const NAME_RULE = 'must be 1-64 characters of A-Z, a-z, 0-9, _ or -';
 // The ledger files a session by its SID when it has no name, or when its name holds another SID
 // (store/sqlite/writes.ts): a session started under a SID-shaped name would take that place, and the

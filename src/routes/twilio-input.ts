@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { NO_CONTROL } from '../domain/text';
 
 export const CALL_SID = /^CA[0-9a-f]{32}$/;
 export const ACCOUNT_SID = /^AC[0-9a-f]{32}$/;
@@ -18,7 +19,6 @@ export const voiceRequestSchema = z.looseObject({
 export type VoiceRequest = z.infer<typeof voiceRequestSchema>;
 
 export const SIPREC_SID = /^SR[0-9a-f]{32}$/;
-const NO_CONTROL = /^[^\u0000-\u001f\u007f]*$/;
 
 /**
  * Twilio's SIPREC status callback. Unknown parameters pass through (Twilio adds standard ones and may
