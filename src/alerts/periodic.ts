@@ -20,11 +20,12 @@ export function runEvery(everyMs: number, task: () => Promise<unknown>, onError:
   };
 }
 
+// Closures, not methods: callers hand wake and stop on as callbacks.
 export interface DueRunner {
   /** Runs the task at once (after the run in progress, if any): something it waits for has changed. */
-  wake(): void;
+  readonly wake: () => void;
   /** Stops the timer and waits for a run in progress. */
-  stop(): Promise<void>;
+  readonly stop: () => Promise<void>;
 }
 
 /**

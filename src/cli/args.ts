@@ -2,8 +2,9 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 
 /** What a command may touch: output streams, the environment it was given, and its working folder. */
 export interface CliIo {
-  out(text: string): void;
-  err(text: string): void;
+  // Properties, not methods: commands hand them on as plain callbacks (createStepLog(io.out)).
+  out: (text: string) => void;
+  err: (text: string) => void;
   env: NodeJS.ProcessEnv;
   cwd: string;
 }

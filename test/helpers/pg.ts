@@ -28,7 +28,7 @@ export function describeWithPostgres(name: string, body: () => void): void {
 export interface PgDatabase {
   url: string;
   name: string;
-  drop(): Promise<void>;
+  drop: () => Promise<void>;
 }
 
 /** A new, empty database in the run's cluster; drop() removes it (closing whatever is still connected). */

@@ -54,15 +54,16 @@ export function lossOf(opened: OpenedFile): string | null {
   return null;
 }
 
+/** Closures over one connection's state, not methods: the group commit takes check and assertNotLost as callbacks. */
 export interface FileGuard {
   /** The file the connection must be writing to. */
   readonly identity: FileIdentity;
   /** Throws (code LEDGER_FILE_LOST) once the file at the path is not the one open. */
-  check(): void;
+  readonly check: () => void;
   /** Throws if a check has already failed: a lost file is never found again through this connection. */
-  assertNotLost(): void;
+  readonly assertNotLost: () => void;
   /** Marks the file lost without a check (e.g. a second connection that opened another file). */
-  lose(reason: string): void;
+  readonly lose: (reason: string) => void;
 }
 
 /**
@@ -82,7 +83,7 @@ export function fileGuard(opened: OpenedFile, onLost: (reason: string) => void =
   };
   return {
     identity: opened.identity,
-    check() {
+    check: () => {
       if (lost === null) {
         let reason: string | null;
         try {
@@ -96,7 +97,7 @@ export function fileGuard(opened: OpenedFile, onLost: (reason: string) => void =
       }
       fail();
     },
-    assertNotLost() {
+    assertNotLost: () => {
       if (lost !== null) fail();
     },
     lose,
