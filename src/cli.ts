@@ -4,7 +4,8 @@ import type { CliIo } from './cli/args';
 interface Command {
   summary: string;
   /** Loaded on demand: `serve` must not pay for (or depend on) what only the tools need. */
-  load(): Promise<{ run(argv: string[], io: CliIo): Promise<number> }>;
+  /** A command that does no I/O it must wait for (twiml, firewall) answers its exit code at once. */
+  load(): Promise<{ run(argv: string[], io: CliIo): number | Promise<number> }>;
 }
 
 const COMMANDS: Record<string, Command> = {

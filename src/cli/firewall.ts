@@ -27,7 +27,7 @@ Example:
   },
 } as const;
 
-export async function run(argv: string[], io: CliIo): Promise<number> {
+export function run(argv: string[], io: CliIo): number {
   const values = parseCommand(spec, argv, io);
   if (typeof values === 'number') return values;
   const format = values.format ?? 'nftables';

@@ -47,7 +47,7 @@ function calledNumberProblem(to: string): string | undefined {
   return problem && `--to ${problem}`;
 }
 
-export async function run(argv: string[], io: CliIo): Promise<number> {
+export function run(argv: string[], io: CliIo): number {
   const values = parseCommand(spec, argv, io);
   if (typeof values === 'number') return values;
   if (values.to === undefined) return usageError(spec, io, '--to is required');
