@@ -65,12 +65,13 @@ type RequestOptions = Parameters<RequestClientT['request']>[0];
  * The REST client and its HTTP stack are most of the twilio package's memory, and only the operator
  * API uses them: they are loaded on its first call, not at start-up.
  */
-function loadTwilioRest(): { Twilio: typeof TwilioT; RequestClient: typeof RequestClientT } {
-  return {
-    // Both modules are `module.exports = Class`.
-    Twilio: require('twilio/lib/rest/Twilio') as typeof TwilioT,
-    RequestClient: require('twilio/lib/base/RequestClient') as typeof RequestClientT,
-  };
+async function loadTwilioRest(): Promise<{ Twilio: typeof TwilioT; RequestClient: typeof RequestClientT }> {
+  // Both modules are `module.exports = Class`, which esModuleInterop's import() puts on `default`.
+  const [{ default: Twilio }, { default: RequestClient }] = await Promise.all([
+    import('twilio/lib/rest/Twilio'),
+    import('twilio/lib/base/RequestClient'),
+  ]);
+  return { Twilio, RequestClient };
 }
 
 /**
@@ -130,9 +131,11 @@ export function createSiprecApi(options: SiprecApiOptions): SiprecApi {
   if (base && base.protocol !== 'http:' && base.protocol !== 'https:') throw new Error('apiBaseUrl must be an http(s) URL');
 
   let client: TwilioT | undefined;
-  const rest = (): TwilioT => {
+  const rest = async (): Promise<TwilioT> => {
     if (client) return client;
-    const { Twilio, RequestClient } = loadTwilioRest();
+    const { Twilio, RequestClient } = await loadTwilioRest();
+    // Two first calls at once both wait for the load: one client, made by whichever resumes first.
+    if (client) return client;
     const httpClient = originRewritingClient(RequestClient, base, options.timeoutMs ?? DEFAULT_TWILIO_TIMEOUT_MS);
     // With an API key the key SID is the user name and the account goes in accountSid.
     client = apiKeySid ? new Twilio(apiKeySid, apiKeySecret, { accountSid, httpClient }) : new Twilio(accountSid, authToken, { accountSid, httpClient });
@@ -164,9 +167,9 @@ export function createSiprecApi(options: SiprecApiOptions): SiprecApi {
         params[`parameter${i + 1}.name`] = p.name;
         params[`parameter${i + 1}.value`] = p.value;
       });
-      return call(async () => resource(await rest().calls(callSid).siprec.create(params as SiprecListInstanceCreateOptions)));
+      return call(async () => resource(await (await rest()).calls(callSid).siprec.create(params as SiprecListInstanceCreateOptions)));
     },
-    stop: (callSid, nameOrSid) => call(async () => resource(await rest().calls(callSid).siprec(nameOrSid).update({ status: 'stopped' }))),
+    stop: (callSid, nameOrSid) => call(async () => resource(await (await rest()).calls(callSid).siprec(nameOrSid).update({ status: 'stopped' }))),
   };
 }
 
