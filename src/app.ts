@@ -43,7 +43,9 @@ export function createApp(deps: AppDeps): RequestListener {
   const app = express();
   app.disable('x-powered-by');
   // Decides req.ip, and with it the sign-in rate limiter's key (TRUST_PROXY; off by default).
-  app.set('trust proxy', Array.isArray(config.http.trustProxy) ? [...config.http.trustProxy] : config.http.trustProxy);
+  // typeof, not Array.isArray: on a readonly array that narrows to any[].
+  const { trustProxy } = config.http;
+  app.set('trust proxy', typeof trustProxy === 'object' ? [...trustProxy] : trustProxy);
   app.use(securityHeaders(config.publicBaseUrl));
   app.use(requestLog(logger));
   app.use(requestMetrics(metrics));

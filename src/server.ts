@@ -42,7 +42,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
   });
   const stopRetention = config.retentionDays
     ? startRetention({ store, retentionDays: config.retentionDays, logger })
-    : async () => undefined;
+    : () => Promise.resolve();
   const stopAlerts = startAlerts({ config, store, logger, metrics });
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;

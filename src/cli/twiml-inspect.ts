@@ -31,7 +31,7 @@ export function inspectStartTwiml(xml: string): TwimlCheck {
         if (level !== 'warning') errors.push(msg);
       },
     }).parseFromString(xml, 'text/xml');
-    root = doc.documentElement as unknown as Element | null;
+    root = doc.documentElement;
   } catch (err) {
     // xmldom throws on fatal errors (no root element, unclosed tags) after reporting some others.
     errors.unshift((err as Error).message);

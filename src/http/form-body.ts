@@ -29,7 +29,8 @@ const urlencoded = express.urlencoded({
 /** Reads the form body; an empty or absent body is an empty form. Rejects with body-parser's 4xx errors. */
 export function readForm(req: IncomingMessage, res: ServerResponse): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {
-    urlencoded(req as express.Request, res as express.Response, (err?: unknown) => {
+    // body-parser calls back with an http-errors Error (413, 415, 400) or nothing.
+    urlencoded(req, res, (err?: Error) => {
       if (err) return reject(err);
       const body = (req as { body?: unknown }).body;
       resolve(body && typeof body === 'object' ? (body as Record<string, unknown>) : {});

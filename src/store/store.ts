@@ -241,7 +241,7 @@ export class InvalidCursorError extends Error {
 }
 
 /** Any failure to read or commit means the ledger cannot promise anything: callers answer 503. */
-export function storeUnavailable(what: string, err: unknown): unknown {
+export function storeUnavailable(what: string, err: unknown): Error {
   if (err instanceof InvalidCursorError || err instanceof StoreUnavailableError) return err;
   return new StoreUnavailableError(`${what} failed: ${(err as Error).message}`, { cause: err });
 }

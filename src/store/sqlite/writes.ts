@@ -10,6 +10,9 @@ export const EVENTS_OF_SESSION = 'SELECT * FROM siprec_events WHERE session_id =
 
 const NOT_STARTED = { state: 'requested', startedAt: null, stoppedAt: null, errorCode: null, errorMessage: null } as const;
 
+/** Thrown inside a transaction to roll back what it made for a repeat; caught as 'duplicate'. */
+class DuplicateEvent extends Error {}
+
 /**
  * Calls the purge may delete, oldest activity first, after the keyset (@afterAt, @afterSid): idle
  * since before @cutoff, and with no requested or active session unless idle since before
@@ -126,7 +129,6 @@ export function ledgerWrites(db: Database.Database) {
     );
   };
 
-  const DUPLICATE = Symbol('duplicate');
   // A session first heard of through this callback (started by other tooling, or our voice write
   // failed): it is born with the state its one event gives it, so there is nothing to re-derive.
   const applyToNewSession = db.transaction((e: IncomingEvent, policy?: AlertPolicy) => {
@@ -134,7 +136,7 @@ export function ledgerWrites(db: Database.Database) {
     const derived = deriveSession([e]);
     const session = createSession.get({ callSid: e.callSid, name: e.siprecName, siprecSid: e.siprecSid, ...derived, at: e.receivedAt }) as SessionRow;
     // The same SID, event and Timestamp filed under another session: a repeat; roll back what we made.
-    if (!storeEvent(e, session.id)) throw DUPLICATE;
+    if (!storeEvent(e, session.id)) throw new DuplicateEvent();
     raiseAlerts(e, session, policy);
   });
 
@@ -156,7 +158,7 @@ export function ledgerWrites(db: Database.Database) {
           applyToNewSession({ ...e, siprecName: name }, policy);
           return stored;
         } catch (err) {
-          if (err === DUPLICATE) return 'duplicate';
+          if (err instanceof DuplicateEvent) return 'duplicate';
           throw err;
         }
       }
