@@ -18,7 +18,7 @@ export interface TestStorage {
 export async function testStorage(backend: BackendName, dir: TempDir): Promise<TestStorage> {
   if (backend === 'sqlite') {
     const file = dir.file('ledger.sqlite');
-    return { backend, storage: { kind: 'sqlite', path: file }, env: { DATABASE_PATH: file }, remove: async () => undefined };
+    return { backend, storage: { kind: 'sqlite', path: file }, env: { DATABASE_PATH: file }, remove: () => Promise.resolve() };
   }
   const db = await freshPgDatabase();
   return { backend, storage: { kind: 'postgres', url: db.url, poolSize: 10 }, env: { DATABASE_URL: db.url }, remove: db.drop };

@@ -138,7 +138,7 @@ export function parsePrometheusText(text: string): Map<string, MetricFamily> {
       if (!m) return; // a plain comment
       const [, keyword, name, rest = ''] = m;
       if (!METRIC_NAME.test(name!) || METRIC_NAME.exec(name!)![0] !== name) throw new PrometheusParseError(line, `bad metric name ${name}`);
-      const f = familyOf(name!, line);
+      const f = familyOf(name, line);
       if (keyword === 'HELP') {
         if (f.help !== undefined) throw new PrometheusParseError(line, `second HELP for ${name}`);
         f.help = unescape(rest, '\\n', line);

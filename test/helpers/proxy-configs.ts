@@ -20,8 +20,10 @@ export function parseNginx(text: string): Directive[] {
     if (c === '\n') line++;
     if (/\s/.test(c)) i++;
     else if (c === '#') while (i < text.length && text[i] !== '\n') i++;
-    else if (c === '{' || c === '}' || c === ';') tokens.push({ t: c, line, quoted: false }), i++;
-    else if (c === '"' || c === "'") {
+    else if (c === '{' || c === '}' || c === ';') {
+      tokens.push({ t: c, line, quoted: false });
+      i++;
+    } else if (c === '"' || c === "'") {
       const close = text.indexOf(c, i + 1);
       if (close < 0) throw new Error(`line ${line}: unterminated quote`);
       tokens.push({ t: text.slice(i + 1, close), line, quoted: true });

@@ -21,7 +21,7 @@ describe('runWhenDue, the alert sender’s scheduler', () => {
   }
 
   it('polls every second while nothing is due, and runs when the task says its next work is due', async () => {
-    const { runs, t0 } = start(async (run) => (run === 2 ? t0 + 2_250 : null));
+    const { runs, t0 } = start((run) => Promise.resolve(run === 2 ? t0 + 2_250 : null));
     await jest.advanceTimersByTimeAsync(2_000);
     expect(runs).toEqual([1_000, 2_000]);
     await jest.advanceTimersByTimeAsync(249);
@@ -93,10 +93,7 @@ describe('runWhenDue, the alert sender’s scheduler', () => {
   it('reports a failed run and polls again a second later', async () => {
     const errors: unknown[] = [];
     const { runs } = start(
-      async (run) => {
-        if (run === 1) throw new Error('outbox unreadable');
-        return null;
-      },
+      (run) => (run === 1 ? Promise.reject(new Error('outbox unreadable')) : Promise.resolve(null)),
       (err) => errors.push(err),
     );
     await jest.advanceTimersByTimeAsync(2_000);

@@ -224,7 +224,7 @@ describe('redactParameters on a number or identity inside a longer value', () =>
       .filter((n) => n.isPossible());
     const text = fc.stringMatching(/^[A-Za-z <>"'=:;&?/,_]{0,20}$/).map((s) => s.replace(/(sips?|client|tel):/gi, ''));
     fc.assert(
-      fc.property(text, number, fc.constantFrom('E.164', 'INTERNATIONAL') as fc.Arbitrary<'E.164' | 'INTERNATIONAL'>, text, (before, n, format, after) => {
+      fc.property(text, number, fc.constantFrom('E.164', 'INTERNATIONAL'), text, (before, n, format, after) => {
         const value = `${before}${before ? ' ' : ''}${n.format(format)}${after ? ' ' : ''}${after}`;
         const masked = redactParameters({ Note: value }, 'masked').Note as string;
         expect(masked.replace(/\D/g, '')).not.toContain(n.nationalNumber);

@@ -104,7 +104,7 @@ describe('query plans of the retention purge', () => {
     db.prepare = ((sql: string) => {
       const stmt = prepare(sql);
       for (const method of ['get', 'all'] as const) {
-        const original = stmt[method].bind(stmt) as (...args: unknown[]) => unknown;
+        const original = stmt[method].bind<(...args: unknown[]) => unknown>(stmt);
         (stmt as unknown as Record<string, unknown>)[method] = (...args: unknown[]) => (executed.push({ sql, args }), original(...args));
       }
       return stmt;
