@@ -11,6 +11,7 @@ import postgres from 'postgres';
 import { z } from 'zod';
 import { startPgCluster, type PgCluster } from '../src/dev/pg-cluster';
 import { CLIENT_KINDS, type ClientKind, type WorkerResult, type WorkerSpec } from './pg-client-worker';
+import { onAbort } from './cleanup';
 import { CLIENTS_SCHEMA, SEED_SESSIONS } from './pg-clients-schema';
 import { probeFailover, type ProbeResult } from './pg-failover-probe';
 import { machineInfo, postmasterPid, waitForQuiet, type MachineInfo } from './proc';
@@ -79,10 +80,12 @@ function percentile(sorted: number[], p: number): number {
 function runWorker(spec: WorkerSpec): Promise<WorkerResult> {
   const timeout = (spec.seconds + spec.warmupSeconds + 60) * 1000;
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, [WORKER, JSON.stringify(spec)], { timeout, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+    const child = execFile(process.execPath, [WORKER, JSON.stringify(spec)], { timeout, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+      forget();
       if (err) return reject(new Error(`${spec.client} c=${spec.concurrency}: ${err.message}\n${stderr.slice(-2000)}`));
       resolve(JSON.parse(stdout.trim().split('\n').pop()!) as WorkerResult);
     });
+    const forget = onAbort(() => child.kill('SIGKILL'));
   });
 }
 
@@ -140,6 +143,7 @@ export async function runClientBench(log: Log): Promise<ClientBenchReport> {
   const opts = parsed.data;
   const runs = opts.BENCH_CLIENTS_ROUNDS * opts.BENCH_CLIENTS_CONCURRENCY.length * CLIENT_KINDS.length;
   const cluster = await startPgCluster({ settings: { fsync: 'on', synchronous_commit: 'on' } });
+  const forget = onAbort(() => cluster.destroy());
   try {
     const postgresVersion = cluster.psql('SHOW server_version');
     log(`PostgreSQL ${postgresVersion} on 127.0.0.1:${cluster.port} (fsync on, synchronous_commit on); ${runs} runs`);
@@ -181,6 +185,7 @@ export async function runClientBench(log: Log): Promise<ClientBenchReport> {
     return { machine: machineInfo(), options: opts, postgresVersion, cells, verified: { acknowledged, stored }, failover, totalSeconds: (Date.now() - started) / 1000 };
   } finally {
     cluster.destroy();
+    forget();
   }
 }
 

@@ -5,6 +5,7 @@
  */
 import pg from 'pg';
 import postgres from 'postgres';
+import { onAbort } from './cleanup';
 import { freePort, startPgCluster, type PgCluster } from '../src/dev/pg-cluster';
 
 export interface ProbeResult {
@@ -83,6 +84,7 @@ export async function probeFailover(log: Log): Promise<ProbeResult[]> {
   const results: ProbeResult[] = [];
   const primary = await startPgCluster();
   let standby: PgCluster | undefined;
+  const forget = onAbort(() => (standby?.destroy(), primary.destroy()));
   try {
     standby = await startPgCluster({ standbyOf: primary, applicationName: 'standby' });
     const dead = await freePort();
@@ -107,6 +109,7 @@ export async function probeFailover(log: Log): Promise<ProbeResult[]> {
   } finally {
     standby?.destroy();
     primary.destroy();
+    forget();
   }
   return results;
 }

@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { startPgCluster, type PgCluster } from '../src/dev/pg-cluster';
 import { DEFAULT_TEST_ROUTES, testEnv, type TempDir } from '../test/helpers/env';
+import { onAbort } from './cleanup';
 import { seedPostgresLedger, type PgSeedResult } from './pg-seed';
 import { postmasterPid } from './proc';
 import type { SeedSpec } from './seed';
@@ -23,6 +24,7 @@ export interface PgBench {
 
 export async function startPgBench(log: (line: string) => void): Promise<PgBench> {
   const cluster = await startPgCluster({ settings: { fsync: 'on', synchronous_commit: 'on' } });
+  const forget = onAbort(() => cluster.destroy());
   const version = cluster.psql('SHOW server_version');
   const settings = cluster.psql("SELECT string_agg(name || '=' || setting, ', ' ORDER BY name) FROM pg_settings WHERE name IN ('fsync', 'synchronous_commit', 'shared_buffers', 'wal_level', 'max_connections')");
   log(`PostgreSQL ${version} on 127.0.0.1:${cluster.port}: ${settings}`);
@@ -36,7 +38,10 @@ export async function startPgBench(log: (line: string) => void): Promise<PgBench
       cluster.createDatabase(db);
       return cluster.url(db);
     },
-    stop: () => cluster.destroy(),
+    stop: () => {
+      cluster.destroy();
+      forget();
+    },
   };
 }
 

@@ -6,6 +6,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { openDatabase } from '../src/store/sqlite/open';
 import { tempDir, type TempDir } from '../test/helpers/env';
+import { installAbortHandlers, onAbort } from './cleanup';
 import { leakCheck, type LeakResult } from './leak';
 import { loadOptions, type BenchOptions, type ScenarioId } from './options';
 import { apiPlan, duplicateForm, duplicatePlan, operatorApiStatus, postOnce, statusPlan, voicePlan } from './plans';
@@ -40,6 +41,7 @@ async function withServers(
   opts: BenchOptions,
 ): Promise<ScenarioResult | { skipped: string }> {
   const dir = tempDir(`siprec-bench-${id}-`);
+  const forget = onAbort(() => dir.remove());
   const started: ServerHandle[] = [];
   try {
     started.push(await startBaseline());
@@ -51,6 +53,7 @@ async function withServers(
   } finally {
     for (const s of started) await s.stop();
     dir.remove();
+    forget();
   }
 }
 
@@ -184,6 +187,7 @@ async function main(): Promise<void> {
   if (opts.strict && goals.some((g) => g.met === false)) process.exitCode = 1;
 }
 
+installAbortHandlers();
 // `npm run bench -- --clients`: the PostgreSQL client comparison (bench/pg-clients.ts) instead.
 (process.argv.includes('--clients') ? clientBenchMain(log) : main()).catch((err) => {
   process.stderr.write(`bench failed: ${(err as Error).stack ?? String(err)}\n`);

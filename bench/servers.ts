@@ -4,6 +4,7 @@ import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { DEFAULT_TEST_ROUTES, testEnv, type TempDir } from '../test/helpers/env';
+import { onAbort } from './cleanup';
 
 /** The repository root (this file runs from dist-bench/bench/). */
 export const ROOT = path.resolve(__dirname, '..', '..');
@@ -61,6 +62,8 @@ function healthy(url: string): Promise<boolean> {
 
 async function launch(kind: ServerKind, args: string[], env: Record<string, string>, cwd: string, port: number): Promise<ServerHandle> {
   const child: ChildProcess = spawn(process.execPath, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const forget = onAbort(() => child.kill('SIGKILL'));
+  child.on('exit', forget);
   let tail = '';
   const keep = (d: Buffer) => (tail = (tail + d.toString()).slice(-8192));
   child.stdout?.on('data', keep);
