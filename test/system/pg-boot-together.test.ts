@@ -6,7 +6,7 @@ import type { ServerProcess } from '../helpers/server-process';
 
 const INSTANCES = 3;
 // Each round is a new empty database: one boot race is one chance to catch a migration run twice.
-const ROUNDS = 3;
+const ROUNDS = 2;
 
 describeWithPostgres('three instances booting at once on an empty PostgreSQL database', () => {
   let dir: TempDir;
@@ -35,7 +35,7 @@ describeWithPostgres('three instances booting at once on an empty PostgreSQL dat
 
       const applied = await appliedMigrations(db.url);
       // Every instance takes requests and writes on the schema the others made.
-      const callbacks = buildSignedCallbacks(30);
+      const callbacks = buildSignedCallbacks(15);
       let turn = 0;
       const result = await sendCallbacks(callbacks, { clients: 6, target: () => instances[turn++ % INSTANCES]!.url, deadlineMs: 20_000 });
       for (const s of instances) s.child.kill('SIGTERM');

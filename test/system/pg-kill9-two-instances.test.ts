@@ -4,7 +4,7 @@ import { describeWithPostgres, freshPgDatabase, type PgDatabase } from '../helpe
 import { pgServerEnv, readPgLedger, served, serverFleet, sleep } from '../helpers/pg-system';
 import type { ServerProcess } from '../helpers/server-process';
 
-const SESSIONS = 700; // two callbacks each: 1,400 callbacks
+const SESSIONS = 500; // two callbacks each: 1,000 callbacks
 const CLIENTS = 16;
 const KILLS = 3;
 

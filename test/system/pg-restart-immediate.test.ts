@@ -5,7 +5,7 @@ import { describeWithPostgres } from '../helpers/pg';
 import { alive, percentile, pgServerEnv, readPgLedger, restartClusterInBackground, serverFleet, sleep } from '../helpers/pg-system';
 import { postCallback, postVoice, readyz } from '../helpers/webhook-client';
 
-const SESSIONS = 500; // 1,000 callbacks
+const SESSIONS = 350; // 700 callbacks
 const CLIENTS = 8;
 const VOICE_CLIENTS = 3;
 const VOICE_DEADLINE_MS = 2_000;

@@ -29,7 +29,7 @@ describeWithPostgres('the same callback delivered to two instances at the same m
     const unexpected: string[] = [];
     const ms: number[] = [];
     let next = 0;
-    const deadline = Date.now() + 40_000;
+    const deadline = Date.now() + 50_000;
 
     // Several pairs in flight at once, so a session's started and stopped also race each other,
     // each on both instances: every session still arrives unknown and must end as one call, one session.
@@ -77,5 +77,5 @@ describeWithPostgres('the same callback delivered to two instances at the same m
     expect(ledger.sessionStates).toEqual({ stopped: SESSIONS });
     expect(ledger.calls).toBe(SESSIONS);
     expect(exits).toEqual([0, 0]);
-  }, 60_000);
+  }, 90_000);
 });
