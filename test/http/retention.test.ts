@@ -3,66 +3,98 @@ import { parseAge, startRetention } from '../../src/retention';
 import { eventually } from '../helpers/eventually';
 import { startFakeTwilio, type FakeTwilio } from '../../src/dev/fake-twilio';
 import { TEST_ACCOUNT_SID, TEST_AUTH_TOKEN } from '../helpers/env';
-import { operatorApi } from '../helpers/operator-api';
+import type { DeliveryState } from '../../src/alerts/types';
+import { describeEachBackend } from '../helpers/backends';
+import { applyEvent, ledgerEvents, ledgerSnapshot, operatorApi } from '../helpers/operator-api';
 import { createTestApp, type TestApp } from '../helpers/test-app';
 import { buildStatusCallback, buildVoiceForm, newCallSid, newSiprecSid } from '../helpers/twilio-requests';
 
 const DAY = 86_400_000;
+/** Writes in flight at once while seeding: the writes of one moment commit together. */
+const SEED_AT_ONCE = 500;
+/** Thousands of calls seeded through the store, two writes each, take longer than jest's 30 s default allows for. */
+const SEEDED_TEST_MS = 180_000;
 
-/** Inserts calls with one session and two events each, received `ageDays` ago. */
-function seed(t: TestApp, count: number, ageDays: number): string[] {
+/**
+ * Calls with one stopped session and two events each, received `ageDays` ago: written through the
+ * store as Twilio's callbacks for sessions the ledger did not know, with the receipt time given.
+ */
+async function seed(t: TestApp, count: number, ageDays: number): Promise<string[]> {
   const at = Date.now() - ageDays * DAY;
-  const call = t.db.prepare('INSERT INTO calls (call_sid, account_sid, created_at) VALUES (?, ?, ?)');
-  const session = t.db.prepare(`INSERT INTO siprec_sessions (call_sid, name, siprec_sid, state, created_at, updated_at) VALUES (?, 'rec', ?, 'stopped', ?, ?)`);
-  const event = t.db.prepare(`INSERT INTO siprec_events (session_id, siprec_sid, event, timestamp_raw, received_at, payload) VALUES (?, ?, ?, ?, ?, '{}')`);
-  const sids: string[] = [];
-  t.db.transaction(() => {
-    for (let i = 0; i < count; i++) {
-      const callSid = newCallSid();
-      const siprecSid = newSiprecSid();
-      call.run(callSid, t.config.twilio.accountSid, at);
-      const id = session.run(callSid, siprecSid, at, at).lastInsertRowid;
-      event.run(id, siprecSid, 'siprec-started', String(at), at);
-      event.run(id, siprecSid, 'siprec-stopped', String(at + 1), at);
-      sids.push(callSid);
-    }
-  })();
+  const sids = Array.from({ length: count }, () => newCallSid());
+  for (let i = 0; i < count; i += SEED_AT_ONCE) {
+    await Promise.all(
+      sids.slice(i, i + SEED_AT_ONCE).map(async (callSid) => {
+        const siprecSid = newSiprecSid();
+        await applyEvent(t, { callSid, siprecName: 'rec', siprecSid, event: 'siprec-started', timestampRaw: String(at), occurredAt: at, receivedAt: at });
+        await applyEvent(t, { callSid, siprecName: 'rec', siprecSid, event: 'siprec-stopped', timestampRaw: String(at + 1), occurredAt: at + 1, receivedAt: at });
+      }),
+    );
+  }
   return sids;
 }
-const count = (t: TestApp, table: string) => (t.db.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
 
-describe('retention purge', () => {
+/** Outbox alerts in a given delivery state, raised at `at`: held, given their state, then moved to the table. */
+async function seedAlerts(t: TestApp, alerts: Array<{ message: string; at: number; state: DeliveryState }>) {
+  for (const a of alerts) {
+    const initial = a.state === 'not_configured' ? 'not_configured' : 'pending';
+    const alert = { kind: 'siprec-error', dedupeKey: a.message, severity: 'error', message: a.message, callSid: null, sessionName: null, connectorName: null, errorCode: null, errorMessage: null, at: a.at } as const;
+    // The held buffer takes one alert per window: these are raised further apart than that.
+    expect(t.store.alerts.hold(alert, initial)).toBe(true);
+    const id = t.store.alerts.dueHeld(Number.MAX_SAFE_INTEGER).find((h) => h.message === a.message)?.id;
+    if (a.state !== initial) t.store.alerts.updateHeld(id!, { state: a.state, attempts: 1, nextAttemptAt: a.state === 'retrying' ? a.at + 60_000 : null, lastError: a.state === 'delivered' ? null : 'refused', deliveredAt: a.state === 'delivered' ? a.at : null });
+  }
+  expect(await t.store.alerts.flushHeld(Date.now())).toBe(alerts.length);
+}
+
+/** Every seeded call is gone: no call row left without its sessions (getCall finds a bare call too). */
+async function expectGone(t: TestApp, callSids: string[]) {
+  const left: string[] = [];
+  for (let i = 0; i < callSids.length; i += SEED_AT_ONCE) {
+    const found = await Promise.all(callSids.slice(i, i + SEED_AT_ONCE).map(async (sid) => ((await t.store.getCall(sid)) ? [sid] : [])));
+    left.push(...found.flat());
+  }
+  expect(left).toEqual([]);
+}
+
+/** What the ledger holds, counted as the tables would: calls (each with a session here), sessions, events. */
+async function counts(t: TestApp) {
+  const { calls, sessions } = await ledgerSnapshot(t);
+  return { calls: Object.keys(calls).length, sessions: sessions.length, events: (await ledgerEvents(t)).length };
+}
+
+describeEachBackend('retention purge', (backend) => {
   let t: TestApp;
-  beforeEach(() => (t = createTestApp()));
+  beforeEach(async () => (t = await createTestApp({ backend })));
   afterEach(async () => t.close());
 
   it('deletes calls older than the cutoff with their sessions and events, and touches nothing younger', async () => {
-    seed(t, 1200, 120);
-    const young = seed(t, 30, 89);
-    const alert = t.db.prepare(`INSERT INTO alert_outbox (kind, dedupe_key, severity, message, occurred_at, state, next_attempt_at, updated_at)
-      VALUES ('siprec-error', ?, 'error', 'm', ?, ?, 0, 0)`);
-    alert.run('old-delivered', Date.now() - 120 * DAY, 'delivered');
-    alert.run('old-gave-up', Date.now() - 120 * DAY, 'gave_up');
-    alert.run('old-not-configured', Date.now() - 120 * DAY, 'not_configured');
-    alert.run('old-pending', Date.now() - 120 * DAY, 'pending');
-    alert.run('old-retrying', Date.now() - 120 * DAY, 'retrying');
-    alert.run('young', Date.now() - 89 * DAY, 'delivered');
+    const old = await seed(t, 1200, 120);
+    const young = await seed(t, 30, 89);
+    const oldAt = (i: number) => Date.now() - 120 * DAY + i * 10 * 60_000;
+    await seedAlerts(t, [
+      { message: 'old-delivered', at: oldAt(0), state: 'delivered' },
+      { message: 'old-gave-up', at: oldAt(1), state: 'gave_up' },
+      { message: 'old-not-configured', at: oldAt(2), state: 'not_configured' },
+      { message: 'old-pending', at: oldAt(3), state: 'pending' },
+      { message: 'old-retrying', at: oldAt(4), state: 'retrying' },
+      { message: 'young', at: Date.now() - 89 * DAY, state: 'delivered' },
+    ]);
     const result = await t.store.purgeOlderThan(Date.now() - 90 * DAY, 500);
     expect(result).toEqual({ calls: 1200, sessions: 1200, events: 2400, alerts: 3, batches: 3 });
     // Every alert no longer waiting for delivery ages out (README, Privacy and retention).
-    expect(t.db.prepare('SELECT dedupe_key FROM alert_outbox ORDER BY dedupe_key').all()).toEqual([
-      { dedupe_key: 'old-pending' },
-      { dedupe_key: 'old-retrying' },
-      { dedupe_key: 'young' },
+    expect((await t.store.alerts.list(100)).map((a) => [a.message, a.held]).sort()).toEqual([
+      ['old-pending', false],
+      ['old-retrying', false],
+      ['young', false],
     ]);
-    expect(count(t, 'calls')).toBe(30);
-    expect(count(t, 'siprec_sessions')).toBe(30);
-    expect(count(t, 'siprec_events')).toBe(60);
-    expect((t.db.prepare('SELECT call_sid FROM calls ORDER BY call_sid').all() as Array<{ call_sid: string }>).map((r) => r.call_sid)).toEqual([...young].sort());
-  });
+    expect(await counts(t)).toEqual({ calls: 30, sessions: 30, events: 60 });
+    expect(Object.keys((await ledgerSnapshot(t)).calls)).toEqual([...young].sort());
+    await expectGone(t, old);
+  }, SEEDED_TEST_MS);
 
   it('keeps live status callbacks flowing while a large purge runs', async () => {
-    seed(t, 8_000, 200);
+    const old = await seed(t, 8_000, 200);
     let purgeDoneAt = 0;
     const purge = t.store.purgeOlderThan(Date.now() - 90 * DAY, 500).then((r) => ((purgeDoneAt = Date.now()), r));
     const acked: number[] = [];
@@ -75,17 +107,17 @@ describe('retention purge', () => {
     console.log(`purge: ${result.calls} calls in ${result.batches} batches; ${acked.filter((a) => a <= purgeDoneAt).length} of ${callbacks.length} callbacks acknowledged while it ran`);
     expect(result.calls).toBe(8_000);
     expect(acked.filter((a) => a <= purgeDoneAt).length).toBeGreaterThan(0);
-    expect(count(t, 'siprec_events')).toBe(callbacks.length);
-    expect(count(t, 'calls')).toBe(callbacks.length);
-  });
+    expect(await counts(t)).toEqual({ calls: callbacks.length, sessions: callbacks.length, events: callbacks.length });
+    await expectGone(t, old);
+  }, SEEDED_TEST_MS);
 });
 
-describe('retention counts from a call’s last activity', () => {
+describeEachBackend('retention counts from a call’s last activity', (backend) => {
   let t: TestApp;
   let now: number;
-  beforeEach(() => {
+  beforeEach(async () => {
     now = Date.now() - 10 * 60_000;
-    t = createTestApp({ clock: () => now });
+    t = await createTestApp({ backend, clock: () => now });
   });
   afterEach(async () => t.close());
 
@@ -140,7 +172,7 @@ describe('retention counts from a call’s last activity', () => {
   });
 
   it('never deletes an acknowledged callback nor leaves an orphan call while callbacks arrive during a batched purge', async () => {
-    seed(t, 6_000, 200);
+    const old = await seed(t, 6_000, 200);
     const T0 = now;
     const live: Array<{ callSid: string; siprecSid: string }> = [];
     for (let i = 0; i < 150; i++) {
@@ -171,29 +203,33 @@ describe('retention counts from a call’s last activity', () => {
     expect(whilePurging).toBeGreaterThan(0);
     expect(result.calls).toBe(6_000);
 
-    const calls = t.db.prepare('SELECT call_sid, from_number, to_number, direction, created_at FROM calls ORDER BY call_sid').all();
-    expect(calls).toEqual(
-      live.map((c) => ({ call_sid: c.callSid, from_number: '+14155550100', to_number: '+15559990000', direction: 'inbound', created_at: T0 })).sort((a, b) => (a.call_sid < b.call_sid ? -1 : 1)),
+    await expectGone(t, old);
+    const { calls, sessions } = await ledgerSnapshot(t);
+    expect(Object.values(calls).map((c) => c!.call)).toEqual(
+      live
+        .map((c) => ({ callSid: c.callSid, accountSid: t.config.twilio.accountSid, from: '+14155550100', to: '+15559990000', direction: 'inbound', createdAt: new Date(T0).toISOString() }))
+        .sort((a, b) => (a.callSid < b.callSid ? -1 : 1)),
     );
-    const sessions = t.db.prepare('SELECT call_sid, connector_name, requested_at, started_at, state FROM siprec_sessions').all() as Array<Record<string, unknown>>;
     expect(sessions).toHaveLength(live.length);
-    for (const s of sessions) expect(s).toEqual(expect.objectContaining({ connector_name: 'Gridspace_1', requested_at: T0, started_at: T0, state: 'stopped' }));
-    const events = t.db.prepare('SELECT event, count(*) AS n FROM siprec_events GROUP BY event ORDER BY event').all();
-    expect(events).toEqual([
-      { event: 'siprec-started', n: live.length },
-      { event: 'siprec-stopped', n: acked.length },
-    ]);
-  });
+    const at = new Date(T0).toISOString();
+    for (const s of sessions) expect(s).toEqual(expect.objectContaining({ connectorName: 'Gridspace_1', requestedAt: at, startedAt: at, state: 'stopped' }));
+    const events = (await ledgerEvents(t)).map((e) => e.event);
+    expect({ started: events.filter((e) => e === 'siprec-started').length, stopped: events.filter((e) => e === 'siprec-stopped').length, all: events.length }).toEqual({
+      started: live.length,
+      stopped: acked.length,
+      all: live.length + acked.length,
+    });
+  }, SEEDED_TEST_MS);
 });
 
-describe('every write that touches a call counts as its activity', () => {
+describeEachBackend('every write that touches a call counts as its activity', (backend) => {
   let t: TestApp;
   let fake: FakeTwilio;
   let now: number;
   beforeEach(async () => {
     now = Date.now() - 60 * 60_000;
     fake = await startFakeTwilio({ accountSid: TEST_ACCOUNT_SID, authToken: TEST_AUTH_TOKEN });
-    t = createTestApp({ clock: () => now, twilio: fake });
+    t = await createTestApp({ backend, clock: () => now, twilio: fake });
   });
   afterEach(async () => {
     await t.close();
@@ -239,9 +275,9 @@ describe('every write that touches a call counts as its activity', () => {
   });
 });
 
-describe('startRetention', () => {
+describeEachBackend('startRetention', (backend) => {
   let t: TestApp;
-  beforeEach(() => (t = createTestApp()));
+  beforeEach(async () => (t = await createTestApp({ backend })));
   afterEach(async () => t.close());
 
   it('judges how long a session has been idle by its own clock, as it judges the cutoff', async () => {
