@@ -1,3 +1,4 @@
+import net from 'node:net';
 import postgres from 'postgres';
 import type { LedgerLog } from '../sqlite/ledger-file';
 import { StoreUnavailableError, storeUnavailable } from '../store';
@@ -10,6 +11,52 @@ export type Tx = postgres.TransactionSql<{}>;
 export const READ_WRITE = 'read write';
 export const SNAPSHOT = 'isolation level repeatable read read only';
 
+/** What postgres.js passes a socket factory: the URL's hosts and ports, in order. */
+interface HostList {
+  host: string[];
+  port: number[];
+}
+
+/**
+ * Opens the pool's sockets, as postgres.js would, with two changes. With several hosts postgres.js
+ * moves to the next host at once after a refusal, so with every host down (the moment between a
+ * primary's death and a standby's promotion) each waiting connection retries in a tight loop; here
+ * the attempts after a failure back off (capped at 1 s), and a success resets that. And the sockets
+ * are known, so that a pool given up on is destroyed at once rather than closed politely to a server
+ * that does not answer.
+ */
+function socketFactory() {
+  const open = new Set<net.Socket>();
+  let next = 0;
+  let failures = 0;
+  let lastFailure = 0;
+  let destroyed = false;
+  const connect = async (o: HostList): Promise<net.Socket> => {
+    const wait = failures > 0 ? lastFailure + Math.min(50 * 2 ** (failures - 1), 1000) - Date.now() : 0;
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    if (destroyed) throw new Error('the pool was given up on');
+    const i = next % o.host.length;
+    next = i + 1;
+    const host = o.host[i]!;
+    const port = o.port[i] ?? o.port[0] ?? 5432;
+    const socket = host.startsWith('/') ? net.connect(`${host}/.s.PGSQL.${port}`) : net.connect(port, host);
+    Object.assign(socket, { host, port });
+    open.add(socket);
+    socket.once('connect', () => (failures = 0));
+    socket.once('error', () => {
+      failures += 1;
+      lastFailure = Date.now();
+    });
+    socket.once('close', () => open.delete(socket));
+    return socket;
+  };
+  const destroyAll = () => {
+    destroyed = true;
+    open.forEach((s) => s.destroy());
+  };
+  return { connect, destroyAll };
+}
+
 export interface PoolOptions {
   max: number;
   applicationName: string;
@@ -21,7 +68,6 @@ export interface PoolOptions {
 /**
  * A postgres.js pool as the ledger needs it:
  * - int8 (bigint, count(*)) read as a JS number: times are integer milliseconds, far below 2^53;
- * - no type lookup on connect (the ledger uses only built-in types): one round trip less;
  * - TCP keepalive, and a short connect timeout, so that a dead host is noticed;
  * - reconnection backoff capped at one second, so that a promoted standby is found quickly;
  * - statement_timeout and lock_timeout set as connection parameters, so a lock held elsewhere (or
@@ -29,6 +75,7 @@ export interface PoolOptions {
  *   idle_in_transaction_session_timeout frees the locks of a client that vanished mid-transaction.
  */
 export function createPool(url: string, o: PoolOptions): Sql {
+  const sockets = socketFactory();
   const limits: Record<string, string> =
     o.statementTimeoutMs > 0
       ? {
@@ -37,10 +84,11 @@ export function createPool(url: string, o: PoolOptions): Sql {
           idle_in_transaction_session_timeout: String(o.statementTimeoutMs * 2 + 1000),
         }
       : { statement_timeout: '0', lock_timeout: '0' };
-  return postgres(url, {
+  const sql = postgres(url, {
     max: o.max,
+    socket: sockets.connect,
     onnotice: () => undefined,
-    fetch_types: false,
+    // fetch_types stays on: with it off, postgres.js 3.4.9 never hands out reserve() on a new connection.
     connect_timeout: o.connectTimeoutSeconds,
     keep_alive: 10,
     idle_timeout: 120,
@@ -48,7 +96,18 @@ export function createPool(url: string, o: PoolOptions): Sql {
     types: { bigint: { to: 20, from: [20], parse: (x: string) => Number(x), serialize: (x: number) => String(x) } },
     // Startup parameters: each is the session's default from its first statement on.
     connection: { application_name: o.applicationName, tcp_keepalives_idle: '10', ...limits } as postgres.Options<{}>['connection'],
-  }) as unknown as Sql;
+  } as postgres.Options<{}>) as unknown as Sql;
+  destroyers.set(sql, sockets.destroyAll);
+  return sql;
+}
+
+const destroyers = new WeakMap<Sql, () => void>();
+
+/** Ends the pool at once: its queries fail, its sockets are destroyed (not closed politely). */
+export async function destroyPool(sql: Sql): Promise<void> {
+  await sql.end({ timeout: 0 }).catch(() => undefined);
+  // After postgres.js has let go of them: a socket destroyed earlier would be reconnected.
+  destroyers.get(sql)?.();
 }
 
 /** Removes the password from a message: a driver or server error should never carry it, but make sure. */
@@ -109,7 +168,7 @@ export function deadlined(url: string, make: () => Sql, log: LedgerLog): Deadlin
     if (ended || stale !== sql) return;
     log.warn({ hosts }, 'PostgreSQL did not answer in time: its connections are dropped and opened afresh');
     sql = make();
-    stale.end({ timeout: 0 }).catch(() => undefined);
+    void destroyPool(stale);
   };
 
   const run = async <T>(what: string, ms: number, fn: (sql: Sql, expired: () => boolean) => Promise<T>): Promise<T> => {

@@ -19,24 +19,38 @@ export const LEDGER_TABLES = [
 export function postgresFaults(url: string): StoreFaults {
   return {
     holdWrites: async () => {
-      const sql = postgres(url, { max: 1, onnotice: () => undefined, fetch_types: false, connection: { application_name: 'siprec-control holdWrites' } });
-      const conn = await sql.reserve();
+      const sql = postgres(url, { max: 1, onnotice: () => undefined, connection: { application_name: 'siprec-control holdWrites' } });
+      let release!: () => void;
+      const released = new Promise<void>((r) => (release = r));
+      let locked!: () => void;
+      const isLocked = new Promise<void>((r) => (locked = r));
+      // The transaction stays open, its locks held, until release() is called; then it rolls back.
+      const holding = sql
+        .begin(async (tx) => {
+          await tx`LOCK TABLE ${tx(LEDGER_TABLES as unknown as string[])} IN EXCLUSIVE MODE`;
+          locked();
+          await released;
+          throw ROLL_BACK;
+        })
+        .catch((err: unknown) => {
+          if (err !== ROLL_BACK) throw err;
+        });
       try {
-        await conn`BEGIN`;
-        await conn`LOCK TABLE ${conn(LEDGER_TABLES as unknown as string[])} IN EXCLUSIVE MODE`;
+        await Promise.race([isLocked, holding]);
       } catch (err) {
-        conn.release();
         await sql.end({ timeout: 1 });
         throw err;
       }
       return async () => {
+        release();
         try {
-          await conn`ROLLBACK`;
+          await holding;
         } finally {
-          conn.release();
           await sql.end({ timeout: 1 });
         }
       };
     },
   };
 }
+
+const ROLL_BACK = Symbol('roll back');
