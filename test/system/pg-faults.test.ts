@@ -1,11 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { startPgCluster, type PgCluster } from '../../src/dev/pg-cluster';
-import { buildSignedCallbacks, missingOrDoubled, sendCallbacks, type SignedCallback } from '../helpers/callback-load';
+import { buildSignedCallbacks, missingOrDoubled, sendCallbacks } from '../helpers/callback-load';
 import { closedPort, runCli } from '../helpers/cli-process';
 import { tempDir, type TempDir } from '../helpers/env';
+import { BEARER } from '../helpers/operator-api';
 import { describeWithPostgres } from '../helpers/pg';
 import { pgEnv, readPgLedger } from '../helpers/pg-faults-ledger';
+import { findSample, parsePrometheusText } from '../helpers/prometheus-text';
 import { brokenPromises, callbackProbe, faultWave, readyzProbe, slowest, type Probe } from '../helpers/pg-faults-probes';
 import { runMain, startServerProcess, type ServerProcess } from '../helpers/server-process';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy';
@@ -31,7 +33,7 @@ describe('the TCP proxy the fault tests put in front of PostgreSQL', () => {
     const proxy = await startTcpProxy({ host: '127.0.0.1', port: (echo.address() as net.AddressInfo).port });
     const client = net.connect(proxy.port, '127.0.0.1');
     let got = '';
-    client.on('data', (d) => (got += d));
+    client.on('data', (d: Buffer) => (got += d.toString()));
     try {
       await new Promise((r) => client.once('connect', r));
       client.write('one;');
@@ -40,7 +42,7 @@ describe('the TCP proxy the fault tests put in front of PostgreSQL', () => {
       proxy.hang();
       client.write('two;');
       const late = net.connect(proxy.port, '127.0.0.1');
-      late.on('data', (d) => (got += `late:${d}`));
+      late.on('data', (d: Buffer) => (got += `late:${d.toString()}`));
       await new Promise((r) => late.once('connect', r));
       late.write('three;');
       await sleep(500);
@@ -105,7 +107,7 @@ describeWithPostgres('PostgreSQL faults under a running server', () => {
   };
   const down: Fault = {
     name: 'it is stopped',
-    url: async (db) => cluster.url(db),
+    url: (db) => Promise.resolve(cluster.url(db)),
     inject: () => cluster.stop('fast'),
     remove: () => cluster.start(),
   };
@@ -137,6 +139,9 @@ describeWithPostgres('PostgreSQL faults under a running server', () => {
     const retried = await sendCallbacks(refused, { clients: 8, target: () => server!.url, deadlineMs: 20_000 });
     const fresh: Probe[] = [];
     for (const cb of after) fresh.push(await callbackProbe(server.url, cb));
+    const metrics = await fetch(`${server.url}/metrics`, { headers: { authorization: BEARER } }).then((r) => r.text());
+    // At least the first wave's calls: their writes failed while the fault lasted (the second's may commit after it).
+    const voiceWritesFailed = findSample(parsePrometheusText(metrics), 'siprec_ledger_write_failures_total')?.value ?? 0;
 
     server.child.kill('SIGTERM');
     const exit = await server.exited;
@@ -149,6 +154,7 @@ describeWithPostgres('PostgreSQL faults under a running server', () => {
       slowestCallbackMs: slowest([...first, ...second], 'callback'),
       slowestReadyzMs: slowest([...first, ...second], 'readyz'),
       brokenPromises: broken.length,
+      voiceWritesFailed,
       recoveryMs: recoveredAt ? recoveredAt - removedAt : null,
       retried503AfterRecovery: retried.unavailable,
       acknowledged: acknowledged.length,
@@ -161,6 +167,7 @@ describeWithPostgres('PostgreSQL faults under a running server', () => {
     expect(broken).toEqual([]);
     expect(aliveWhileFaulty).toBe(true);
     expect(server.output()).toContain('LEDGER WRITE FAILED');
+    expect(voiceWritesFailed).toBeGreaterThanOrEqual(5);
     expect(recoveredAt).toBeGreaterThan(0);
     expect(retried.unexpected).toEqual([]);
     expect(retried.acked.size).toBe(refused.length);
