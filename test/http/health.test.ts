@@ -1,10 +1,10 @@
-import Database from 'better-sqlite3';
 import request from 'supertest';
-import { createTestApp, type TestApp } from '../helpers/test-app';
+import { describeEachBackend } from '../helpers/backends';
+import { createTestApp, FAST_FAILING_WRITES_MS, type TestApp } from '../helpers/test-app';
 
-describe('health endpoints', () => {
+describeEachBackend('health endpoints', (backend) => {
   let t: TestApp;
-  beforeEach(() => (t = createTestApp({ db: { busyTimeoutMs: 20 } })));
+  beforeEach(async () => (t = await createTestApp({ backend, writeTimeoutMs: FAST_FAILING_WRITES_MS[backend] })));
   afterEach(async () => t.close());
 
   it('GET /healthz → 200 {"status":"ok"} with helmet headers', async () => {
@@ -17,12 +17,13 @@ describe('health endpoints', () => {
 
   it('GET /readyz → 200 when the database takes writes, 503 when it cannot', async () => {
     await request(t.app).get('/readyz').expect(200);
-    const locker = new Database(t.config.databasePath);
-    locker.exec('BEGIN IMMEDIATE');
-    const res = await request(t.app).get('/readyz').expect(503);
-    expect(res.body).toEqual({ error: 'database is not available' });
-    locker.exec('ROLLBACK');
-    locker.close();
+    const release = await t.holdWrites();
+    try {
+      const res = await request(t.app).get('/readyz').expect(503);
+      expect(res.body).toEqual({ error: 'database is not available' });
+    } finally {
+      await release();
+    }
     await request(t.app).get('/readyz').expect(200);
   });
 

@@ -3,6 +3,7 @@ import { startFakeTwilio, type FakeTwilio } from '../../src/dev/fake-twilio';
 import { TEST_ACCOUNT_SID, TEST_AUTH_TOKEN } from '../helpers/env';
 import { BEARER, basicAuth } from '../helpers/operator-api';
 import { findSample, parsePrometheusText, PrometheusParseError, type MetricFamily } from '../helpers/prometheus-text';
+import { describeEachBackend } from '../helpers/backends';
 import { createTestApp, type TestApp } from '../helpers/test-app';
 import { buildStatusCallback, buildVoiceForm, newCallSid } from '../helpers/twilio-requests';
 
@@ -18,12 +19,12 @@ async function scrape(t: TestApp): Promise<Map<string, MetricFamily>> {
 const value = (m: Map<string, MetricFamily>, name: string, labels: Record<string, string> = {}) => findSample(m, name, labels)?.value ?? 0;
 const findSamples = (m: Map<string, MetricFamily>, name: string) => [...m.values()].flatMap((f) => f.samples).filter((s) => s.name === name);
 
-describe('GET /metrics', () => {
+describeEachBackend('GET /metrics', (backend) => {
   let t: TestApp;
   let fake: FakeTwilio;
   beforeEach(async () => {
     fake = await startFakeTwilio({ accountSid: TEST_ACCOUNT_SID, authToken: TEST_AUTH_TOKEN });
-    t = createTestApp({ twilio: fake });
+    t = await createTestApp({ backend, twilio: fake });
   });
   afterEach(async () => {
     await t.close();
@@ -132,7 +133,7 @@ describe('GET /metrics', () => {
 
 describe('siprec_http_requests_total for requests refused before their route runs', () => {
   let t: TestApp;
-  beforeEach(() => (t = createTestApp()));
+  beforeEach(async () => (t = await createTestApp()));
   afterEach(async () => t.close());
 
   it('counts a 401, a body error and the page under the route they were addressed to, and only unknown paths as unmatched', async () => {

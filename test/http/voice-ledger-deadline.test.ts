@@ -2,6 +2,7 @@ import pino from 'pino';
 import request from 'supertest';
 import { createApp } from '../../src/app';
 import type { Store } from '../../src/store/store';
+import { describeEachBackend } from '../helpers/backends';
 import { createTestApp, type TestApp } from '../helpers/test-app';
 import { buildVoiceForm, sign } from '../helpers/twilio-requests';
 import { waitUntil } from '../helpers/webhook-client';
@@ -19,11 +20,11 @@ function capturedLog() {
   return { lines, logger: pino({ level: 'info' }, { write: (line: string) => void lines.push(line) }) };
 }
 
-describe('POST /twilio/voice with a ledger deadline', () => {
+describeEachBackend('POST /twilio/voice with a ledger deadline', (backend) => {
   let t: TestApp | undefined;
-  let release: (() => void) | undefined;
+  let release: (() => Promise<void>) | undefined;
   afterEach(async () => {
-    release?.();
+    await release?.();
     release = undefined;
     await t?.close();
     t = undefined;
@@ -31,30 +32,30 @@ describe('POST /twilio/voice with a ledger deadline', () => {
 
   const failures = async () => (await t!.metrics.ledgerWriteFailures.get()).values[0]?.value ?? 0;
 
-  it('answers by the deadline while another process holds the write lock; the write commits once it is free, and is no failure', async () => {
-    // The busy timeout is far past the deadline: without one, the answer waits the whole 10 s.
-    t = createTestApp({ env: { VOICE_LEDGER_DEADLINE_MS: '200' }, db: { busyTimeoutMs: 10_000 } });
-    release = t.holdWriteLock();
+  it('answers by the deadline while another process holds the write locks; the write commits once they are free, and is no failure', async () => {
+    // The write timeout is far past the deadline: without one, the answer waits the whole 10 s.
+    t = await createTestApp({ backend, env: { VOICE_LEDGER_DEADLINE_MS: '200' }, writeTimeoutMs: 10_000 });
+    release = await t.holdWrites();
     const form = buildVoiceForm();
     const sent = performance.now();
     const res = await t.postTwilio('/twilio/voice', form).expect(200);
     expect(performance.now() - sent).toBeLessThan(5_000);
     expect(res.text).toContain('<Start><Siprec');
 
-    release();
+    await release();
     release = undefined;
-    await waitUntil('the call is stored once the lock is gone', async () => (await t!.store.getCall(form.CallSid!)) !== null);
+    await waitUntil('the call is stored once the locks are gone', async () => (await t!.store.getCall(form.CallSid!)) !== null);
     expect(await failures()).toBe(0);
   });
 
   it('counts, logs and alerts a write that fails after the call was answered, once', async () => {
     const log = capturedLog();
-    t = createTestApp({ env: { VOICE_LEDGER_DEADLINE_MS: '200' }, db: { busyTimeoutMs: 1_500 }, logger: log.logger });
-    release = t.holdWriteLock();
+    t = await createTestApp({ backend, env: { VOICE_LEDGER_DEADLINE_MS: '200' }, writeTimeoutMs: 1_500, logger: log.logger });
+    release = await t.holdWrites();
     const form = buildVoiceForm();
     await t.postTwilio('/twilio/voice', form).expect(200);
 
-    await waitUntil('the write fails after its busy timeout', async () => (await failures()) > 0);
+    await waitUntil('the write fails after its write timeout', async () => (await failures()) > 0);
     // Settled for good: nothing else is on its way for this call.
     await new Promise((r) => setTimeout(r, 200));
     expect(await failures()).toBe(1);
@@ -64,7 +65,7 @@ describe('POST /twilio/voice with a ledger deadline', () => {
   });
 
   it('answers the TwiML even when the ledger write throws before it has begun', async () => {
-    t = createTestApp();
+    t = await createTestApp({ backend });
     const store: Store = {
       ...t.store,
       recordRequested: () => {
