@@ -1,4 +1,4 @@
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { closeDialogs, describeInChromium, launchChromium, type Problems, signedInPage } from '../helpers/browser';
 import { done, live, NEWEST_FIRST, startSeededServer, type SeededServer } from './status-page.fixture';
 
@@ -7,7 +7,6 @@ import { done, live, NEWEST_FIRST, startSeededServer, type SeededServer } from '
 describeInChromium('the status page keeps the operator’s place', () => {
   let seeded: SeededServer;
   let browser: Browser;
-  let context: BrowserContext;
   let page: Page;
   let problems: Problems;
   let expectedProblems: RegExp[] = [];
@@ -38,7 +37,7 @@ describeInChromium('the status page keeps the operator’s place', () => {
   beforeAll(async () => {
     seeded = await startSeededServer();
     browser = await launchChromium();
-    ({ context, page, problems } = await signedInPage(browser, { viewport: { width: 1400, height: 900 }, permissions: ['clipboard-read', 'clipboard-write'] }));
+    ({ page, problems } = await signedInPage(browser, { viewport: { width: 1400, height: 900 }, permissions: ['clipboard-read', 'clipboard-write'] }));
     await page.goto(BASE());
     await waitForRows(NEWEST_FIRST.length);
   }, 60_000);

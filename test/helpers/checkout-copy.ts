@@ -55,12 +55,12 @@ export interface Child {
   /** Sends `signal` to the process group (what Ctrl-C in a terminal does), e.g. to npm and the node it runs. */
   signalGroup(signal: NodeJS.Signals): void;
   /** SIGKILLs the process group if any of it still runs. */
-  kill(): void;
+  kill: () => void;
 }
 
 export function startChild(command: string, args: string[], options: SpawnOptions & { env: Record<string, string> }): Child {
   // Its own process group, so that kill() also ends what npm or sh started.
-  const child = spawn(command, args, { ...options, detached: true, stdio: 'pipe' }) as ChildProcessWithoutNullStreams;
+  const child = spawn(command, args, { ...options, detached: true, stdio: 'pipe' });
   let out = '';
   let open = true;
   child.stdout.on('data', (d) => (out += d));

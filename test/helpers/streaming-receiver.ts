@@ -1,4 +1,4 @@
-import { createServer } from 'node:http';
+import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 
 export interface StreamingReceiver {
@@ -35,42 +35,44 @@ export async function startStreamingReceiver({ status, pace }: StreamingOptions)
   const timers = new Set<NodeJS.Timeout>();
   let written = 0;
   const state = { requests: 0, cutOff: false, finished: false };
-  const server = createServer((req, res) => {
-    req.resume();
-    req.on('end', async () => {
-      state.requests += 1;
-      const socket = res.socket!;
-      let closed = false;
-      socket.on('close', () => {
-        closed = true;
-        written += socket.bytesWritten;
-        if (!res.writableFinished) state.cutOff = true;
-      });
-      res.writeHead(status, { 'Content-Type': 'text/plain' });
-      res.flushHeaders();
-      if ('flood' in pace) {
-        for (let sent = 0; sent < pace.flood.capBytes && !closed; sent += CHUNK.length) {
-          // Respect backpressure: what counts is what the sender's side of the connection took.
-          if (!res.write(CHUNK)) {
-            await new Promise<void>((resolve) => {
-              const go = () => (res.off('drain', go), socket.off('close', go), resolve());
-              res.once('drain', go);
-              socket.once('close', go);
-            });
-          }
-        }
-      } else {
-        const until = Date.now() + pace.trickle.forMs;
-        while (!closed && Date.now() < until) {
-          res.write('x');
-          await new Promise<void>((r) => {
-            const t = setTimeout(() => (timers.delete(t), r()), pace.trickle.everyMs);
-            timers.add(t);
+  const answer = async (res: ServerResponse) => {
+    state.requests += 1;
+    const socket = res.socket!;
+    let closed = false;
+    socket.on('close', () => {
+      closed = true;
+      written += socket.bytesWritten;
+      if (!res.writableFinished) state.cutOff = true;
+    });
+    res.writeHead(status, { 'Content-Type': 'text/plain' });
+    res.flushHeaders();
+    if ('flood' in pace) {
+      for (let sent = 0; sent < pace.flood.capBytes && !closed; sent += CHUNK.length) {
+        // Respect backpressure: what counts is what the sender's side of the connection took.
+        if (!res.write(CHUNK)) {
+          await new Promise<void>((resolve) => {
+            const go = () => (res.off('drain', go), socket.off('close', go), resolve());
+            res.once('drain', go);
+            socket.once('close', go);
           });
         }
       }
-      if (!closed) res.end(() => (state.finished = true));
-    });
+    } else {
+      const until = Date.now() + pace.trickle.forMs;
+      while (!closed && Date.now() < until) {
+        res.write('x');
+        await new Promise<void>((r) => {
+          const t = setTimeout(() => (timers.delete(t), r()), pace.trickle.everyMs);
+          timers.add(t);
+        });
+      }
+    }
+    if (!closed) res.end(() => (state.finished = true));
+  };
+  const server = createServer((req, res) => {
+    req.resume();
+    // A write that fails means the sender has gone: end the connection rather than leave a rejection unhandled.
+    req.on('end', () => void answer(res).catch(() => res.destroy()));
   });
   server.on('connection', (s) => {
     sockets.add(s);

@@ -2,7 +2,7 @@ import Database from 'better-sqlite3';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { CLI, runCli, type CliRun } from '../helpers/cli-process';
 import { runChild } from '../helpers/checkout-copy';
-import { buildSignedCallbacks, missingOrDoubled, readLedger, STATUS_PATH, type SignedCallback } from '../helpers/callback-load';
+import { buildSignedCallbacks, missingOrDoubled, readLedger, STATUS_PATH } from '../helpers/callback-load';
 import { TEST_ACCOUNT_SID, tempDir, testEnv, type TempDir } from '../helpers/env';
 import { startServerProcess, type ServerProcess } from '../helpers/server-process';
 import { createSqliteStore } from '../../src/store/sqlite';
@@ -145,7 +145,7 @@ describe('siprec-control backup <file>', () => {
     // Four clients, each sending a fresh session's started and stopped callbacks until told to stop.
     const client = async () => {
       for (let i = 0; i < 5_000 && !stop && Date.now() < deadline; i++) {
-        for (const cb of buildSignedCallbacks(1) as SignedCallback[]) {
+        for (const cb of buildSignedCallbacks(1)) {
           const res = await fetch(base + STATUS_PATH, {
             method: 'POST',
             headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': cb.signature },

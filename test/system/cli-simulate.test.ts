@@ -46,7 +46,7 @@ describe('siprec-control simulate', () => {
   });
 
   const sessionsOf = (callSid: string) => {
-    const db = new Database(env.DATABASE_PATH!, { readonly: true });
+    const db = new Database(env.DATABASE_PATH, { readonly: true });
     try {
       return db.prepare('SELECT name, state FROM siprec_sessions WHERE call_sid = ? ORDER BY name').all(callSid);
     } finally {

@@ -56,7 +56,7 @@ describe('while another process holds the ledger\'s write lock', () => {
     const [first] = buildSignedCallbacks(1);
     expect((await postCallback(url, first!)).status).toBe(204);
 
-    const locker = new Database(env.DATABASE_PATH!);
+    const locker = new Database(env.DATABASE_PATH);
     locker.exec('BEGIN IMMEDIATE');
     release = () => {
       locker.exec('ROLLBACK');
@@ -95,7 +95,7 @@ describe('while another process holds the ledger\'s write lock', () => {
       return callSids.filter((sid) => lines.some((l) => l.includes(sid)));
     };
     const storedSids = () => {
-      const db = new Database(env.DATABASE_PATH!, { readonly: true });
+      const db = new Database(env.DATABASE_PATH, { readonly: true });
       try {
         const has = db.prepare('SELECT 1 FROM calls WHERE call_sid = ?');
         return callSids.filter((sid) => has.get(sid));

@@ -57,7 +57,7 @@ describe('the server process', () => {
       expect(await server.exited).toBe(0);
       expect(server.output()).toContain('database closed');
 
-      const db = new Database(env.DATABASE_PATH!, { readonly: true });
+      const db = new Database(env.DATABASE_PATH, { readonly: true });
       expect(db.prepare('SELECT call_sid FROM calls').all()).toEqual([{ call_sid: form.CallSid }]);
       expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
       db.close();
