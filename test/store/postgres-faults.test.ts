@@ -248,8 +248,8 @@ describeWithPostgres('PostgreSQL store: boot', () => {
     const log = { warn: (obj: object, msg: string) => logged.push({ obj, msg }), error: () => undefined, info: () => undefined };
     let proxy: TcpProxy | undefined;
     // The database "starts" 3 s after the service: a proxy to it begins listening on the URL's port.
-    const late = setTimeout(async () => {
-      proxy = await startTcpProxy({ host: '127.0.0.1', port: Number(/127\.0\.0\.1:(\d+)/.exec(db.url)![1]) }, { listenPort: port });
+    const late = setTimeout(() => {
+      void startTcpProxy({ host: '127.0.0.1', port: Number(/127\.0\.0\.1:(\d+)/.exec(db.url)![1]) }, { listenPort: port }).then((p) => (proxy = p));
     }, 3000);
     try {
       const store = await openPostgresStore({ kind: 'postgres', url: withPassword(db.url, port), poolSize: 2 }, { log, mode: 'server' });

@@ -121,7 +121,7 @@ describeWithPostgres('PostgreSQL store: two instances on one database', () => {
     const claimed: string[] = [];
     for (let round = 0; round < 10; round += 1) {
       const [fromA, fromB] = await Promise.all([a.alerts.claimDue(T0 + 1, 60_000, 3), b.alerts.claimDue(T0 + 1, 60_000, 3)]);
-      claimed.push(...fromA!.map((x) => x.id), ...fromB!.map((x) => x.id));
+      claimed.push(...fromA.map((x) => x.id), ...fromB.map((x) => x.id));
     }
     expect(new Set(claimed).size).toBe(claimed.length);
     expect(claimed.length).toBe(40);

@@ -4,8 +4,10 @@ import type { LedgerLog } from '../sqlite/ledger-file';
 import { StoreUnavailableError, storeUnavailable } from '../store';
 import { databaseHosts } from './url';
 
-export type Sql = postgres.Sql<{}>;
-export type Tx = postgres.TransactionSql<{}>;
+/** No custom types: int8's parser is replaced (createPool), not added. */
+type NoCustomTypes = Record<string, never>;
+export type Sql = postgres.Sql<NoCustomTypes>;
+export type Tx = postgres.TransactionSql<NoCustomTypes>;
 
 /** The transaction shapes the ledger uses (postgres.js `begin` options). */
 export const READ_WRITE = 'read write';
@@ -95,8 +97,8 @@ export function createPool(url: string, o: PoolOptions): Sql {
     backoff: (attempt: number) => Math.min(0.05 * 2 ** attempt, 1),
     types: { bigint: { to: 20, from: [20], parse: (x: string) => Number(x), serialize: (x: number) => String(x) } },
     // Startup parameters: each is the session's default from its first statement on.
-    connection: { application_name: o.applicationName, tcp_keepalives_idle: '10', ...limits } as postgres.Options<{}>['connection'],
-  } as postgres.Options<{}>) as unknown as Sql;
+    connection: { application_name: o.applicationName, tcp_keepalives_idle: '10', ...limits },
+  } as unknown as postgres.Options<NoCustomTypes>) as unknown as Sql;
   destroyers.set(sql, sockets.destroyAll);
   return sql;
 }
@@ -133,8 +135,11 @@ const safeDecode = (s: string) => {
 };
 
 /** Thrown inside a transaction to roll it back: nothing it wrote is kept, and `result` is its answer. */
-export class Rollback<T> {
-  constructor(readonly result: T) {}
+export class Rollback<T> extends Error {
+  constructor(readonly result: T) {
+    super('rolled back on purpose');
+    this.name = 'Rollback';
+  }
 }
 
 export interface Deadlined {
@@ -186,7 +191,7 @@ export function deadlined(url: string, make: () => Sql, log: LedgerLog): Deadlin
       // race() subscribes to the work: its rejection after the deadline is handled, not unhandled.
       return await Promise.race([fn(used, () => timedOut), deadline]);
     } catch (err) {
-      const unavailable = storeUnavailable(what, err) as Error;
+      const unavailable = storeUnavailable(what, err);
       unavailable.message = scrubPassword(unavailable.message, url);
       throw unavailable;
     } finally {

@@ -53,4 +53,4 @@ export function postgresFaults(url: string): StoreFaults {
   };
 }
 
-const ROLL_BACK = Symbol('roll back');
+const ROLL_BACK = new Error('holdWrites released: rolled back');

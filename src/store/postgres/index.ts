@@ -2,7 +2,7 @@ import type { OpenStoreOptions, StorageConfig } from '..';
 import type { PurgeResult, Store } from '../store';
 import { toSessionView, type CallRow, type SessionRow } from '../rows';
 import { connectAtBoot } from './boot';
-import { createPool, deadlined, SNAPSHOT } from './connection';
+import { createPool, deadlined, SNAPSHOT, type Tx } from './connection';
 import { listSessions } from './listing';
 import { createPostgresOutbox, heldAlertsOver } from './outbox';
 import { purgeOlderThan } from './purge';
@@ -54,8 +54,8 @@ export async function openPostgresStore(storage: PostgresStorage, options: OpenS
   const fold = mode === 'server' ? setInterval(() => void db.tx('folding stat counters', ms, foldCounters).catch(() => undefined), FOLD_EVERY_MS) : undefined;
   fold?.unref();
 
-  const write = db.tx;
-  const snapshot = <T>(what: string, fn: Parameters<typeof db.tx<T>>[2]) => db.tx(what, ms, fn, SNAPSHOT);
+  const write = <T>(what: string, deadlineMs: number, fn: (tx: Tx) => Promise<T>) => db.tx(what, deadlineMs, fn);
+  const snapshot = <T>(what: string, fn: (tx: Tx) => Promise<T>) => db.tx(what, ms, fn, SNAPSHOT);
 
   return {
     recordRequested: (call, sessions) => write('recording the call', ms, (tx) => recordRequested(tx, call, sessions)),
