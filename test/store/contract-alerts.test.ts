@@ -1,7 +1,7 @@
 import { START_TIMEOUT_MARGIN_MS } from '../../src/alerts/rules';
 import type { AlertView } from '../../src/alerts/types';
 import { describeEachBackend } from '../helpers/backends';
-import { callback, HOUR, iso, MINUTE, newCall, newSession, POLICY, T0, useLedger } from '../helpers/store-contract';
+import { callback, expectUnavailable, HOUR, iso, MINUTE, newCall, newSession, POLICY, T0, useLedger, WRITE_TIMEOUT_MS } from '../helpers/store-contract';
 import { newCallSid, newSiprecSid } from '../helpers/twilio-requests';
 
 const TIMEOUT_MS = 30_000;
@@ -169,8 +169,9 @@ describeEachBackend('store contract: alerts raised by the ledger', (backend) => 
     it('is never without its event, nor the event without it: a refused write stores neither, its retry both, once', async () => {
       const callSid = await answered();
       const cb = error(callSid, T0, { errorCode: '64101' });
+      const impatient = await ledger.openAnother({ writeTimeoutMs: WRITE_TIMEOUT_MS });
       const release = await ledger.holdWrites();
-      await expect(ledger.store.applyEvent(cb, POLICY)).rejects.toThrow();
+      await expectUnavailable(() => impatient.applyEvent(cb, POLICY));
       await release();
       expect((await ledger.store.getCall(callSid))!.sessions[0]!.events).toEqual([]);
       expect(await alerts()).toEqual([]);

@@ -2,7 +2,7 @@ import { LEDGER_ALERT_WINDOW_MS } from '../../src/alerts/ledger-window';
 import { ledgerWriteFailedAlert } from '../../src/alerts/messages';
 import type { DeliveryStatus } from '../../src/alerts/types';
 import { describeEachBackend } from '../helpers/backends';
-import { callback, expectUnavailable, HOUR, iso, MINUTE, POLICY, T0, useLedger } from '../helpers/store-contract';
+import { callback, expectUnavailable, HOUR, iso, MINUTE, POLICY, T0, useLedger, WRITE_TIMEOUT_MS } from '../helpers/store-contract';
 import { newCallSid } from '../helpers/twilio-requests';
 
 const LEASE = MINUTE;
@@ -159,13 +159,14 @@ describeEachBackend('store contract: the alert outbox', (backend) => {
     });
 
     it('stay held while the ledger cannot write: the move fails as unavailable and is done once it writes again', async () => {
-      outbox().hold(failed(T0), 'pending');
+      const impatient = (await ledger.openAnother({ writeTimeoutMs: WRITE_TIMEOUT_MS })).alerts;
+      impatient.hold(failed(T0), 'pending');
       const release = await ledger.holdWrites();
-      await expectUnavailable(() => outbox().flushHeld(T0));
-      expect(await outbox().list(10)).toEqual([expect.objectContaining({ held: true })]);
+      await expectUnavailable(() => impatient.flushHeld(T0));
+      expect(await impatient.list(10)).toEqual([expect.objectContaining({ held: true })]);
       await release();
-      expect(await outbox().flushHeld(T0)).toBe(1);
-      expect(await outbox().list(10)).toEqual([expect.objectContaining({ held: false })]);
+      expect(await impatient.flushHeld(T0)).toBe(1);
+      expect(await impatient.list(10)).toEqual([expect.objectContaining({ held: false })]);
     });
 
     it('keep their window across a restart: a new store on the database sees the last one the table holds', async () => {
