@@ -1,4 +1,5 @@
 import request from 'supertest';
+import type { AlertPolicy } from '../../src/alerts/types';
 import type { CallDetail, EventView, IncomingEvent } from '../../src/store/store';
 import { TEST_ACCOUNT_SID, TEST_ADMIN_TOKEN } from './env';
 import type { TestApp } from './test-app';
@@ -65,7 +66,7 @@ export function emptyLedger(callSids: string[] = []) {
 }
 
 /** A status callback as the status-callback route would hand it to the store. */
-export function applyEvent(t: TestApp, e: Pick<IncomingEvent, 'callSid' | 'siprecName'> & Partial<IncomingEvent>) {
+export function applyEvent(t: TestApp, e: Pick<IncomingEvent, 'callSid' | 'siprecName'> & Partial<IncomingEvent>, alerts?: AlertPolicy) {
   const receivedAt = e.receivedAt ?? Date.now();
   return t.store.applyEvent({
     accountSid: TEST_ACCOUNT_SID,
@@ -78,5 +79,5 @@ export function applyEvent(t: TestApp, e: Pick<IncomingEvent, 'callSid' | 'sipre
     errorMessage: null,
     payload: {},
     ...e,
-  });
+  }, alerts);
 }

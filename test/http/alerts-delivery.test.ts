@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
 import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer, type Socket } from 'node:net';
+import { describeEachBackend } from '../helpers/backends';
 import { startAlertHarness, type AlertHarness } from '../helpers/alert-harness';
 import { startAlertReceiver, type AlertReceiver } from '../helpers/alert-receiver';
 import { tempDir, type TempDir } from '../helpers/env';
@@ -39,7 +40,7 @@ async function rawReceiver(answer: (socket: Socket) => void): Promise<{ url: str
   };
 }
 
-describe('alert delivery: what the receiver answers', () => {
+describeEachBackend('alert delivery: what the receiver answers', (backend) => {
   let h: AlertHarness;
   let streaming: StreamingReceiver | undefined;
   afterEach(async () => {
@@ -57,7 +58,7 @@ describe('alert delivery: what the receiver answers', () => {
 
   it('records a 200 as delivered from its status line and drops the connection while the body floods in', async () => {
     streaming = await startStreamingReceiver({ status: 200, pace: { flood: { capBytes: 4 * SOCKET_BUFFERS } } });
-    h = await startAlertHarness({ env: { ALERT_WEBHOOK_URL: streaming.url }, dispatcher: { timeoutMs: 2_000 } });
+    h = await startAlertHarness({ backend, env: { ALERT_WEBHOOK_URL: streaming.url }, dispatcher: { timeoutMs: 2_000 } });
     await raiseOne();
 
     await h.dispatch();
@@ -70,7 +71,7 @@ describe('alert delivery: what the receiver answers', () => {
 
   it('reads only the start of a failing receiver’s flooded body into lastError', async () => {
     streaming = await startStreamingReceiver({ status: 500, pace: { flood: { capBytes: 4 * SOCKET_BUFFERS } } });
-    h = await startAlertHarness({ env: { ALERT_WEBHOOK_URL: streaming.url }, dispatcher: { timeoutMs: 2_000 } });
+    h = await startAlertHarness({ backend, env: { ALERT_WEBHOOK_URL: streaming.url }, dispatcher: { timeoutMs: 2_000 } });
     await raiseOne();
 
     await h.dispatch();
@@ -82,7 +83,7 @@ describe('alert delivery: what the receiver answers', () => {
 
   it('records a 200 whose body trickles in for longer than the timeout as delivered, and sends it once', async () => {
     streaming = await startStreamingReceiver({ status: 200, pace: { trickle: { everyMs: 50, forMs: 3_000 } } });
-    h = await startAlertHarness({ env: { ALERT_WEBHOOK_URL: streaming.url }, dispatcher: { timeoutMs: 500 } });
+    h = await startAlertHarness({ backend, env: { ALERT_WEBHOOK_URL: streaming.url }, dispatcher: { timeoutMs: 500 } });
     await raiseOne();
 
     await h.dispatch();
@@ -97,7 +98,7 @@ describe('alert delivery: what the receiver answers', () => {
   });
 
   it('still fails an attempt whose status line does not come within the timeout', async () => {
-    h = await startAlertHarness({ dispatcher: { timeoutMs: 300 } });
+    h = await startAlertHarness({ backend, dispatcher: { timeoutMs: 300 } });
     h.receiver.failNext(0);
     await raiseOne();
     const started = Date.now();
@@ -112,7 +113,7 @@ describe('alert delivery: what the receiver answers', () => {
       setTimeout(() => socket.resetAndDestroy(), 20);
     });
     try {
-      h = await startAlertHarness({ env: { ALERT_WEBHOOK_URL: raw.url } });
+      h = await startAlertHarness({ backend, env: { ALERT_WEBHOOK_URL: raw.url } });
       await raiseOne();
       await h.dispatch();
       expect(await onlyAlert()).toMatchObject({ state: 'delivered', attempts: 1, lastError: null });
@@ -124,7 +125,7 @@ describe('alert delivery: what the receiver answers', () => {
   it('fails an attempt answered 101 (an upgrade is no delivery) at once, quoting the status', async () => {
     const raw = await rawReceiver((socket) => socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n'));
     try {
-      h = await startAlertHarness({ env: { ALERT_WEBHOOK_URL: raw.url }, dispatcher: { timeoutMs: 10_000 } });
+      h = await startAlertHarness({ backend, env: { ALERT_WEBHOOK_URL: raw.url }, dispatcher: { timeoutMs: 10_000 } });
       await raiseOne();
       const started = performance.now();
       await h.dispatch();
@@ -139,7 +140,7 @@ describe('alert delivery: what the receiver answers', () => {
     const blocked: AlertReceiver = await startAlertReceiver({ ports: FETCH_BLOCKED_PORTS });
     try {
       expect(FETCH_BLOCKED_PORTS.map(String)).toContain(new URL(blocked.url).port);
-      h = await startAlertHarness({ env: { ALERT_WEBHOOK_URL: blocked.url } });
+      h = await startAlertHarness({ backend, env: { ALERT_WEBHOOK_URL: blocked.url } });
       await raiseOne();
       await h.dispatch();
       expect(await onlyAlert()).toMatchObject({ state: 'delivered', attempts: 1, lastError: null });
@@ -153,7 +154,7 @@ describe('alert delivery: what the receiver answers', () => {
     const elsewhere = await startAlertReceiver();
     const redirecting = createServer((req, res) => void req.resume().on('end', () => res.writeHead(307, { Location: elsewhere.url }).end('moved')));
     try {
-      h = await startAlertHarness({ env: { ALERT_WEBHOOK_URL: `http://127.0.0.1:${await listen(redirecting)}/hook` } });
+      h = await startAlertHarness({ backend, env: { ALERT_WEBHOOK_URL: `http://127.0.0.1:${await listen(redirecting)}/hook` } });
       await raiseOne();
       await h.dispatch();
       expect(await onlyAlert()).toMatchObject({ state: 'retrying', attempts: 1, lastError: 'receiver answered 307: moved' });
@@ -183,7 +184,7 @@ describe('alert delivery: what the receiver answers', () => {
         res.writeHead(200).end();
       });
       try {
-        h = await startAlertHarness({ env: { ALERT_WEBHOOK_URL: `https://127.0.0.1:${await listen(tls)}/hook` } });
+        h = await startAlertHarness({ backend, env: { ALERT_WEBHOOK_URL: `https://127.0.0.1:${await listen(tls)}/hook` } });
         await raiseOne();
         await h.dispatch();
         expect(await onlyAlert()).toMatchObject({ state: 'retrying', attempts: 1, lastError: 'could not reach the receiver (DEPTH_ZERO_SELF_SIGNED_CERT)' });

@@ -1,10 +1,10 @@
-import Database from 'better-sqlite3';
 import pino from 'pino';
 import { createAlertDispatcher } from '../../src/alerts/dispatcher';
 import { ledgerWriteFailedAlert } from '../../src/alerts/messages';
-import { createSqliteStore } from '../../src/store/sqlite';
-import { openDatabase } from '../../src/store/sqlite/open';
+import { openStore } from '../../src/store';
 import { startAlertHarness, type AlertHarness } from '../helpers/alert-harness';
+import { describeEachBackend } from '../helpers/backends';
+import { FAST_FAILING_WRITES_MS, LOCKED_WRITE_ERROR } from '../helpers/test-app';
 import { buildVoiceForm } from '../helpers/twilio-requests';
 
 const WINDOW_MS = 5 * 60_000;
@@ -18,17 +18,21 @@ async function until(what: string, check: () => boolean, withinMs = 10_000): Pro
   }
 }
 
-describe('ledger-write-failed alerts', () => {
+describeEachBackend('ledger-write-failed alerts', (backend) => {
   let h: AlertHarness;
-  let locker: Database.Database;
+  let release: (() => Promise<void>) | undefined;
+  /** Another connection takes the locks every write needs: writes fail after the short timeout. */
+  const lock = async () => void (release = await h.t.holdWrites());
+  const unlock = async () => {
+    await release?.();
+    release = undefined;
+  };
   beforeEach(async () => {
-    // A short busy timeout: the store gives up on the lock quickly, as it would on a failing disk.
-    h = await startAlertHarness({ db: { busyTimeoutMs: 20 } });
-    locker = new Database(h.t.config.databasePath);
+    // A short write timeout: the store gives up on the locks quickly, as it would on a failing disk.
+    h = await startAlertHarness({ backend, writeTimeoutMs: FAST_FAILING_WRITES_MS[backend] });
   });
   afterEach(async () => {
-    if (locker.inTransaction) locker.exec('ROLLBACK');
-    locker.close();
+    await unlock();
     await h.close();
   });
 
@@ -38,10 +42,12 @@ describe('ledger-write-failed alerts', () => {
     expect(res.text).toContain('<Siprec'); // the call comes first
     return form.CallSid!;
   };
-  const outbox = () => h.t.db.prepare('SELECT kind, state, attempts, call_sid FROM alert_outbox').all();
+  /** The alerts in the outbox table, not those held in memory. */
+  const outbox = async () =>
+    (await h.t.store.alerts.list(100)).filter((a) => !a.held).map(({ kind, state, attempts, callSid }) => ({ kind, state, attempts, callSid }));
 
   it('is sent from memory while the database is locked, once per 5 minutes, and moved to the outbox when it writes again', async () => {
-    locker.exec('BEGIN IMMEDIATE');
+    await lock();
     const first = await unrecordedCall();
     h.clock.advance(1000);
     await unrecordedCall(); // same 5-minute window: no second alert
@@ -55,22 +61,22 @@ describe('ledger-write-failed alerts', () => {
         callSid: first,
         sessionName: null,
         connectorName: null,
-        errorMessage: expect.stringContaining('database is locked'),
+        errorMessage: expect.stringMatching(LOCKED_WRITE_ERROR[backend]),
         message: expect.stringContaining(`The ledger could not record call ${first}: calls are answered but not recorded`),
       }),
     ]);
     expect(await h.alertsApi()).toEqual([expect.objectContaining({ kind: 'ledger-write-failed', state: 'delivered', attempts: 1, held: true })]);
-    expect(outbox()).toEqual([]);
+    expect(await outbox()).toEqual([]);
 
-    locker.exec('ROLLBACK');
+    await unlock();
     await h.dispatch();
-    expect(outbox()).toEqual([{ kind: 'ledger-write-failed', state: 'delivered', attempts: 1, call_sid: first }]);
+    expect(await outbox()).toEqual([{ kind: 'ledger-write-failed', state: 'delivered', attempts: 1, callSid: first }]);
     expect(await h.alertsApi()).toEqual([expect.objectContaining({ kind: 'ledger-write-failed', state: 'delivered', held: false })]);
 
     // Still the same window after the move: a new failure does not alert again.
-    locker.exec('BEGIN IMMEDIATE');
+    await lock();
     await unrecordedCall();
-    locker.exec('ROLLBACK');
+    await unlock();
     await h.drain();
     expect(h.receiver.requests).toHaveLength(1);
   });
@@ -83,16 +89,16 @@ describe('ledger-write-failed alerts', () => {
       metrics: h.t.metrics,
       clock: () => h.clock.now,
     });
-    locker.exec('BEGIN IMMEDIATE');
+    await lock();
     const callSid = await unrecordedCall();
     h.receiver.holdAnswers();
     await dispatcher.runOnce();
     await until('the held alert reaches the receiver', () => h.receiver.requests.length === 1);
     await dispatcher.runOnce();
-    locker.exec('ROLLBACK'); // the ledger writes again while the attempt is in flight
+    await unlock(); // the ledger writes again while the attempt is in flight
     await dispatcher.runOnce();
     await dispatcher.runOnce();
-    expect(outbox()).toEqual([]); // it stays in memory until its outcome is known
+    expect(await outbox()).toEqual([]); // it stays in memory until its outcome is known
     await new Promise((resolve) => setTimeout(resolve, 200)); // a second attempt would be on its way by now
     expect(h.receiver.requests).toHaveLength(1);
 
@@ -100,13 +106,13 @@ describe('ledger-write-failed alerts', () => {
     await dispatcher.settled();
     await dispatcher.runOnce();
     await dispatcher.settled();
-    expect(outbox()).toEqual([{ kind: 'ledger-write-failed', state: 'delivered', attempts: 1, call_sid: callSid }]);
+    expect(await outbox()).toEqual([{ kind: 'ledger-write-failed', state: 'delivered', attempts: 1, callSid: callSid }]);
     expect(h.receiver.requests).toHaveLength(1);
   });
 
   it('retries from memory with backoff when the receiver fails too, and alerts again in a later window', async () => {
     h.receiver.failNext(500);
-    locker.exec('BEGIN IMMEDIATE');
+    await lock();
     await unrecordedCall();
     await h.dispatch();
     expect(await h.alertsApi()).toEqual([expect.objectContaining({ state: 'retrying', attempts: 1, held: true })]);
@@ -124,7 +130,7 @@ describe('ledger-write-failed alerts', () => {
     // 13 s before an edge of the old fixed buckets: a failure 26 s later is in the next bucket.
     h.clock.now = Math.ceil(h.clock.now / WINDOW_MS) * WINDOW_MS - 13_000;
     const firstAt = h.clock.now;
-    locker.exec('BEGIN IMMEDIATE');
+    await lock();
     await unrecordedCall();
     await h.dispatch();
     h.clock.advance(26_000);
@@ -147,14 +153,14 @@ describe('ledger-write-failed alerts', () => {
   });
 
   it('keeps the window across a restart: a new store on the same database sees the last alert', async () => {
-    locker.exec('BEGIN IMMEDIATE');
+    await lock();
     await unrecordedCall();
     const firstAt = h.clock.now;
-    locker.exec('ROLLBACK');
+    await unlock();
     await h.dispatch(); // delivered and moved to the outbox
-    expect(outbox()).toEqual([expect.objectContaining({ kind: 'ledger-write-failed' })]);
+    expect(await outbox()).toEqual([expect.objectContaining({ kind: 'ledger-write-failed' })]);
 
-    const restarted = createSqliteStore(openDatabase(h.t.config.databasePath));
+    const restarted = await openStore(h.t.config.storage, { log: pino({ level: 'silent' }) });
     try {
       const failure = (at: number) => ledgerWriteFailedAlert({ callSid: 'CA00000000000000000000000000000009', error: new Error('disk I/O error'), at });
       expect(restarted.alerts.hold(failure(firstAt + WINDOW_MS - 1), 'pending')).toBe(false);

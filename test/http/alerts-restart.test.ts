@@ -1,9 +1,10 @@
-import Database from 'better-sqlite3';
 import pino from 'pino';
 import { loadConfig, type Config } from '../../src/config';
 import { startServer, type RunningServer } from '../../src/server';
+import { openStore } from '../../src/store';
 import { startAlertReceiver, type AlertReceiver } from '../helpers/alert-receiver';
 import { ALERT_SECRET } from '../helpers/alert-harness';
+import { describeEachBackend, testStorage, type TestStorage } from '../helpers/backends';
 import { tempDir, testEnv, TEST_PUBLIC_BASE_URL, type TempDir } from '../helpers/env';
 import { UNREACHABLE_TWILIO } from '../helpers/test-app';
 import { buildStatusCallback, newCallSid, sign } from '../helpers/twilio-requests';
@@ -19,36 +20,41 @@ async function eventually(check: () => boolean, what: string, timeoutMs = 10_000
   }
 }
 
-describe('an alert pending when the server stops', () => {
+describeEachBackend('an alert pending when the server stops', (backend) => {
   let dir: TempDir;
+  let storage: TestStorage;
   let receiver: AlertReceiver;
   let config: Config;
   let server: RunningServer | undefined;
   beforeEach(async () => {
     dir = tempDir();
+    storage = await testStorage(backend, dir);
     receiver = await startAlertReceiver();
-    config = loadConfig(
-      testEnv(dir, undefined, {
-        PORT: '0',
-        HOST: '127.0.0.1',
-        TWILIO_API_BASE_URL: UNREACHABLE_TWILIO,
-        ALERT_WEBHOOK_URL: receiver.url,
-        ALERT_WEBHOOK_SECRET: ALERT_SECRET,
-      }),
-    );
+    const env = testEnv(dir, undefined, {
+      PORT: '0',
+      HOST: '127.0.0.1',
+      TWILIO_API_BASE_URL: UNREACHABLE_TWILIO,
+      ALERT_WEBHOOK_URL: receiver.url,
+      ALERT_WEBHOOK_SECRET: ALERT_SECRET,
+      ...storage.env,
+    });
+    if (backend === 'postgres') delete env.DATABASE_PATH; // DATABASE_URL selects it; both set is a config error
+    config = loadConfig(env);
   });
   afterEach(async () => {
     await server?.close();
     await receiver.close();
+    await storage.remove();
     dir.remove();
   });
 
-  const outboxRow = () => {
-    const db = new Database(config.databasePath, { readonly: true });
+  /** The outbox as a store of its own reads it, between servers or after the last one. */
+  const outboxRow = async () => {
+    const store = await openStore(config.storage, { log: pino({ level: 'silent' }), mode: 'cli' });
     try {
-      return db.prepare('SELECT kind, state, attempts, call_sid FROM alert_outbox').all();
+      return (await store.alerts.list(100)).map(({ kind, state, attempts, callSid, held }) => ({ kind, state, attempts, callSid, held }));
     } finally {
-      db.close();
+      await store.close();
     }
   };
 
@@ -67,7 +73,7 @@ describe('an alert pending when the server stops', () => {
     await server.close();
     server = undefined;
     const attemptsBefore = receiver.requests.length;
-    expect(outboxRow()).toEqual([{ kind: 'siprec-error', state: 'retrying', attempts: attemptsBefore, call_sid: callSid }]);
+    expect(await outboxRow()).toEqual([{ kind: 'siprec-error', state: 'retrying', attempts: attemptsBefore, callSid, held: false }]);
 
     receiver.answerAlways(200);
     server = await startServer(config, pino({ level: 'silent' }));
@@ -77,6 +83,6 @@ describe('an alert pending when the server stops', () => {
 
     expect(receiver.accepted().map((r) => r.json)).toEqual([expect.objectContaining({ kind: 'siprec-error', callSid, errorCode: '64101' })]);
     expect(receiver.requests).toHaveLength(attemptsBefore + 1);
-    expect(outboxRow()).toEqual([{ kind: 'siprec-error', state: 'delivered', attempts: attemptsBefore + 1, call_sid: callSid }]);
+    expect(await outboxRow()).toEqual([{ kind: 'siprec-error', state: 'delivered', attempts: attemptsBefore + 1, callSid, held: false }]);
   });
 });

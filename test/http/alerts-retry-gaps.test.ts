@@ -2,9 +2,10 @@ import pino from 'pino';
 import { DISPATCH_EVERY_MS, startAlerts } from '../../src/alerts';
 import { DEFAULT_RETRY } from '../../src/alerts/backoff';
 import { createAlertDispatcher } from '../../src/alerts/dispatcher';
+import { describeEachBackend } from '../helpers/backends';
 import { startAlertHarness, type AlertHarness } from '../helpers/alert-harness';
 import { startAlertReceiver, type AlertReceiver } from '../helpers/alert-receiver';
-import { createTestApp, type TestApp } from '../helpers/test-app';
+import { createTestApp, FAST_FAILING_WRITES_MS, type TestApp } from '../helpers/test-app';
 import { buildStatusCallback, buildVoiceForm } from '../helpers/twilio-requests';
 
 /** How long each failed answer takes to come back, on the test's clock. */
@@ -14,9 +15,9 @@ const ANSWER_MS = 20;
  * Waits, in real time and without timers (they are faked here), for what the sender does over real
  * sockets and the writer thread; fires fake timers that are due now, as the event loop would.
  */
-async function settles(what: string, check: () => boolean, withinMs = 5_000): Promise<void> {
+async function settles(what: string, check: () => boolean | Promise<boolean>, withinMs = 5_000): Promise<void> {
   const deadline = performance.now() + withinMs;
-  while (!check()) {
+  while (!(await check())) {
     if (performance.now() > deadline) throw new Error(`not within ${withinMs} ms: ${what}`);
     jest.advanceTimersByTime(0);
     await new Promise((resolve) => setImmediate(resolve));
@@ -32,13 +33,13 @@ async function until(what: string, check: () => boolean, withinMs = 10_000): Pro
   }
 }
 
-describe('retry gaps of the running alert sender', () => {
+describeEachBackend('retry gaps of the running alert sender', (backend) => {
   let receiver: AlertReceiver;
   let t: TestApp;
   let stop: (() => Promise<void>) | undefined;
   beforeEach(async () => {
     receiver = await startAlertReceiver();
-    t = createTestApp({ env: { ALERT_WEBHOOK_URL: receiver.url } });
+    t = await createTestApp({ backend, env: { ALERT_WEBHOOK_URL: receiver.url } });
   });
   afterEach(async () => {
     jest.useRealTimers();
@@ -50,8 +51,16 @@ describe('retry gaps of the running alert sender', () => {
     await t.close();
   });
 
-  const outboxRow = () => t.db.prepare('SELECT attempts, next_attempt_at FROM alert_outbox').get() as { attempts: number; next_attempt_at: number };
-  const outboxRows = () => t.db.prepare('SELECT session_name, attempts, next_attempt_at FROM alert_outbox').all() as Array<{ session_name: string; attempts: number; next_attempt_at: number }>;
+  /** The outbox table's alerts (not those held in memory), with when each is next due in ms. */
+  const outboxRows = async () =>
+    (await t.store.alerts.list(100))
+      .filter((a) => !a.held)
+      .map((a) => ({ sessionName: a.sessionName, attempts: a.attempts, nextAttemptAt: a.nextAttemptAt === null ? null : Date.parse(a.nextAttemptAt) }));
+  const outboxRow = async () => {
+    const rows = await outboxRows();
+    if (rows.length !== 1) throw new Error(`expected one alert in the outbox, found ${rows.length}`);
+    return rows[0]!;
+  };
 
   it('sends each retry 1 s, 2 s and 4 s after the failure before it, as documented, not at the next tick', async () => {
     expect(DEFAULT_RETRY).toMatchObject({ firstDelayMs: 1_000, maxDelayMs: 300_000 });
@@ -71,8 +80,8 @@ describe('retry gaps of the running alert sender', () => {
       jest.advanceTimersByTime(ANSWER_MS);
       receiver.release(500);
       failedAt.push(Date.now());
-      await settles(`attempt ${n} recorded as failed`, () => outboxRow().attempts === n);
-      expect(outboxRow().next_attempt_at).toBe(failedAt.at(-1)! + delayMs);
+      await settles(`attempt ${n} recorded as failed`, async () => (await outboxRow()).attempts === n);
+      expect((await outboxRow()).nextAttemptAt).toBe(failedAt.at(-1)! + delayMs);
 
       jest.advanceTimersByTime(delayMs - 1);
       // Nothing is sent early: give a wrong attempt every chance to arrive.
@@ -82,7 +91,7 @@ describe('retry gaps of the running alert sender', () => {
       await settles(`attempt ${n + 1} sent ${delayMs} ms after attempt ${n} failed`, () => receiver.requests.length === n + 1);
     }
     receiver.release(200);
-    await settles('the fourth attempt recorded as delivered', () => outboxRow().attempts === 4);
+    await settles('the fourth attempt recorded as delivered', async () => (await outboxRow()).attempts === 4);
 
     const arrivals = receiver.requests.map((r) => r.arrivedAt);
     expect(arrivals.slice(1).map((at, i) => at - failedAt[i]!)).toEqual([1_000, 2_000, 4_000]);
@@ -101,24 +110,24 @@ describe('retry gaps of the running alert sender', () => {
 
     jest.advanceTimersByTime(DISPATCH_EVERY_MS);
     await settles('both alerts reach the receiver', () => receiver.requests.length === 2);
-    await settles('the one answered 500 recorded as failed', () => outboxRows().some((r) => r.attempts === 1));
+    await settles('the one answered 500 recorded as failed', async () => (await outboxRows()).some((r) => r.attempts === 1));
     const failedAt = Date.now();
-    const failed = outboxRows().find((r) => r.attempts === 1)!;
-    expect(failed.next_attempt_at).toBe(failedAt + 1_000);
+    const failed = (await outboxRows()).find((r) => r.attempts === 1)!;
+    expect(failed.nextAttemptAt).toBe(failedAt + 1_000);
 
     jest.advanceTimersByTime(1_000); // still within the stalled attempt's 5 s
     await settles('the retry sent 1 s after its failure, the stalled attempt still open', () => receiver.requests.length === 3);
-    expect(receiver.requests[2]).toMatchObject({ arrivedAt: failedAt + 1_000, answered: 200, json: expect.objectContaining({ sessionName: failed.session_name }) });
+    expect(receiver.requests[2]).toMatchObject({ arrivedAt: failedAt + 1_000, answered: 200, json: expect.objectContaining({ sessionName: failed.sessionName }) });
   });
 });
 
-describe('stopping the running alert sender', () => {
+describeEachBackend('stopping the running alert sender', (backend) => {
   let receiver: AlertReceiver;
   let t: TestApp;
   let stop: (() => Promise<void>) | undefined;
   beforeEach(async () => {
     receiver = await startAlertReceiver();
-    t = createTestApp({ env: { ALERT_WEBHOOK_URL: receiver.url } });
+    t = await createTestApp({ backend, env: { ALERT_WEBHOOK_URL: receiver.url } });
   });
   afterEach(async () => {
     const stopping = stop?.();
@@ -144,16 +153,16 @@ describe('stopping the running alert sender', () => {
     expect(stopped).toBe(false);
     receiver.release(200);
     await stopping;
-    expect(t.db.prepare('SELECT state, attempts FROM alert_outbox').all()).toEqual([{ state: 'delivered', attempts: 1 }]);
+    expect((await t.store.alerts.list(100)).map(({ state, attempts, held }) => ({ state, attempts, held }))).toEqual([{ state: 'delivered', attempts: 1, held: false }]);
   });
 });
 
-describe('a dispatcher pass', () => {
+describeEachBackend('a dispatcher pass', (backend) => {
   let h: AlertHarness;
   afterEach(async () => h.close());
 
   it('says when the next attempt is due, so that the sender wakes then', async () => {
-    h = await startAlertHarness();
+    h = await startAlertHarness({ backend });
     expect(await h.dispatch()).toBeNull(); // nothing waits: the sender polls for new alerts
     h.receiver.failNext(500, 500);
     await h.postError(await h.answeredCall(), 'gridspace');
@@ -173,11 +182,13 @@ describe('a dispatcher pass', () => {
     // Node's timers can fire a millisecond before Date.now() reaches their time; the millisecond may
     // then tick over while the pass reads the outbox. Each read of this clock moves it on by `tick`.
     let tick = 0;
-    h = await startAlertHarness({ dispatcher: { clock: () => ((h.clock.now += tick), h.clock.now - tick) } });
+    h = await startAlertHarness({ backend, dispatcher: { clock: () => ((h.clock.now += tick), h.clock.now - tick) } });
     h.receiver.failNext(500);
     await h.postError(await h.answeredCall(), 'gridspace');
     await h.dispatch();
-    const due = (h.t.db.prepare('SELECT next_attempt_at AS at FROM alert_outbox').get() as { at: number }).at;
+    const [waiting, ...others] = await h.t.store.alerts.list(100);
+    expect({ others, held: waiting!.held }).toEqual({ others: [], held: false });
+    const due = Date.parse(waiting!.nextAttemptAt!);
 
     h.clock.now = due - 1;
     tick = 1;
@@ -190,7 +201,7 @@ describe('a dispatcher pass', () => {
   });
 
   it('keeps at most batchSize attempts in flight, however many passes run meanwhile', async () => {
-    h = await startAlertHarness();
+    h = await startAlertHarness({ backend });
     for (let call = 0; call < 2; call++) {
       const callSid = await h.answeredCall();
       for (const name of ['gridspace', 'compliance']) await h.postError(callSid, name);
@@ -224,14 +235,14 @@ describe('a dispatcher pass', () => {
   });
 
   it('does not ask to run again at once when a due alert cannot be claimed: no busy loop on a failing ledger', async () => {
-    h = await startAlertHarness({ db: { busyTimeoutMs: 20 } });
+    h = await startAlertHarness({ backend, writeTimeoutMs: FAST_FAILING_WRITES_MS[backend] });
     await h.postError(await h.answeredCall(), 'gridspace');
-    const release = h.t.holdWriteLock();
+    const release = await h.t.holdWrites();
     try {
       expect(await h.dispatch()).toBeNull();
       expect(h.receiver.requests).toEqual([]);
     } finally {
-      release();
+      await release();
     }
     await h.dispatch(); // the ledger writes again: sent
     expect(h.receiver.accepted()).toHaveLength(1);

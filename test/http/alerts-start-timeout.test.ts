@@ -1,10 +1,11 @@
 import { SCAN_EVERY_MS } from '../../src/alerts';
+import { describeEachBackend } from '../helpers/backends';
 import { startAlertHarness, type AlertHarness } from '../helpers/alert-harness';
 import { buildStatusCallback } from '../helpers/twilio-requests';
 
 const DAY_MS = 24 * 3_600_000;
 
-describe('start-timeout alerts', () => {
+describeEachBackend('start-timeout alerts', (backend) => {
   let h: AlertHarness;
   afterEach(async () => h.close());
 
@@ -12,7 +13,7 @@ describe('start-timeout alerts', () => {
     h.t.postTwilio('/twilio/siprec-status', buildStatusCallback({ CallSid: callSid, SiprecName: name, SiprecEvent: 'siprec-started' })).expect(204);
 
   it('fires once for a session still requested 30 s after its call was answered, and never for one that started', async () => {
-    h = await startAlertHarness();
+    h = await startAlertHarness({ backend });
     const callSid = await h.answeredCall(); // requests gridspace and compliance
     await start(callSid, 'gridspace');
 
@@ -42,7 +43,7 @@ describe('start-timeout alerts', () => {
   });
 
   it('does not fire for a session that failed or stopped before the timeout', async () => {
-    h = await startAlertHarness();
+    h = await startAlertHarness({ backend });
     const callSid = await h.answeredCall();
     await h.postError(callSid, 'gridspace');
     await h.t.postTwilio('/twilio/siprec-status', buildStatusCallback({ CallSid: callSid, SiprecName: 'compliance', SiprecEvent: 'siprec-stopped' })).expect(204);
@@ -51,7 +52,7 @@ describe('start-timeout alerts', () => {
   });
 
   it('follows ALERT_START_TIMEOUT_SECONDS', async () => {
-    h = await startAlertHarness({ env: { ALERT_START_TIMEOUT_SECONDS: '120' } });
+    h = await startAlertHarness({ backend, env: { ALERT_START_TIMEOUT_SECONDS: '120' } });
     await h.answeredCall();
     h.clock.advance(119_000);
     expect(await h.scan()).toBe(0);
@@ -60,7 +61,7 @@ describe('start-timeout alerts', () => {
   });
 
   it('fires at ALERT_START_TIMEOUT_SECONDS=86400, the longest allowed', async () => {
-    h = await startAlertHarness({ env: { ALERT_START_TIMEOUT_SECONDS: '86400' } });
+    h = await startAlertHarness({ backend, env: { ALERT_START_TIMEOUT_SECONDS: '86400' } });
     await h.answeredCall();
     h.clock.advance(86_400_000 - 1);
     expect(await h.scan()).toBe(0);
@@ -70,14 +71,14 @@ describe('start-timeout alerts', () => {
   });
 
   it('still fires when the first scan comes up to a day after the timeout passed (the server was down)', async () => {
-    h = await startAlertHarness();
+    h = await startAlertHarness({ backend });
     await h.answeredCall();
     h.clock.advance(30_000 + DAY_MS);
     expect(await h.scan()).toBe(2);
   });
 
   it('leaves sessions whose timeout passed more than a day ago alone: they are history, not news', async () => {
-    h = await startAlertHarness({ env: { ALERT_START_TIMEOUT_SECONDS: '3600' } });
+    h = await startAlertHarness({ backend, env: { ALERT_START_TIMEOUT_SECONDS: '3600' } });
     await h.answeredCall();
     h.clock.advance(3_600_000 + DAY_MS + 1);
     expect(await h.scan()).toBe(0);

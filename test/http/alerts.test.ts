@@ -1,17 +1,27 @@
 import { createHmac } from 'node:crypto';
 import request from 'supertest';
+import { alertPolicy } from '../../src/alerts';
 import { verifyAlertSignature } from '../../src/alerts/signer';
+import type { InitialState } from '../../src/alerts/types';
+import { StoreUnavailableError } from '../../src/store/store';
 import { ALERT_SECRET, startAlertHarness, type AlertHarness } from '../helpers/alert-harness';
-import { BEARER } from '../helpers/operator-api';
-import { newSiprecSid } from '../helpers/twilio-requests';
+import { describeEachBackend } from '../helpers/backends';
+import { applyEvent, BEARER, ledgerEvents } from '../helpers/operator-api';
+import { FAST_FAILING_WRITES_MS } from '../helpers/test-app';
+import { buildStatusCallback, newSiprecSid } from '../helpers/twilio-requests';
 
-const outboxRows = (h: AlertHarness) => h.t.db.prepare('SELECT kind, state, attempts FROM alert_outbox ORDER BY id').all();
+/** The alerts in the outbox table (not held in memory), oldest first. */
+const outboxRows = async (h: AlertHarness) =>
+  (await h.t.store.alerts.list(1000))
+    .filter((a) => !a.held)
+    .reverse()
+    .map(({ kind, state, attempts }) => ({ kind, state, attempts }));
 const deliveries = async (h: AlertHarness, kind: string, outcome: string) =>
   (await h.t.metrics.alertDeliveries.get()).values.find((v) => v.labels.kind === kind && v.labels.outcome === outcome)?.value ?? 0;
 
-describe('siprec-error alerts', () => {
+describeEachBackend('siprec-error alerts', (backend) => {
   let h: AlertHarness;
-  beforeEach(async () => (h = await startAlertHarness()));
+  beforeEach(async () => (h = await startAlertHarness({ backend })));
   afterEach(async () => h.close());
 
   it('sends one signed alert with the fields of the error, once per session, and records it delivered', async () => {
@@ -69,26 +79,43 @@ describe('siprec-error alerts', () => {
     expect(check({ nowMs: h.clock.now + 301_000 })).toBe(false);
   });
 
-  it('is stored in the same transaction as the error event: no alert, no event, 503 so that Twilio retries', async () => {
+  it('is stored in the same transaction as the error event: when the database refuses the alert, it keeps no event either', async () => {
     const callSid = await h.answeredCall();
-    h.t.db.exec("CREATE TRIGGER refuse_alerts BEFORE INSERT ON alert_outbox BEGIN SELECT RAISE(ABORT, 'disk full'); END");
-    const form = { CallSid: callSid, SiprecName: 'gridspace', SiprecEvent: 'siprec-error', Timestamp: '2026-01-01T00:00:00Z', SiprecSid: `SR${'a'.repeat(32)}`, AccountSid: h.t.config.twilio.accountSid };
-    await h.t.postTwilio('/twilio/siprec-status', form).expect(503);
-    expect(h.t.db.prepare('SELECT count(*) AS n FROM siprec_events').get()).toEqual({ n: 0 });
+    const event = { callSid, siprecName: 'gridspace', siprecSid: `SR${'a'.repeat(32)}`, event: 'siprec-error', timestampRaw: '2026-01-01T00:00:00Z', occurredAt: Date.parse('2026-01-01T00:00:00Z'), receivedAt: h.clock.now };
+    const policy = alertPolicy(h.t.config.alerts);
+    // A delivery state outside the outbox's CHECK constraint: the alert's own insert fails in the
+    // database, inside the write that stores the event (a real constraint, on either backend).
+    const refused = { ...policy, initialState: 'lost' as unknown as InitialState };
+    await expect(applyEvent(h.t, event, refused)).rejects.toBeInstanceOf(StoreUnavailableError);
+    expect(await ledgerEvents(h.t)).toEqual([]);
+    expect(await outboxRows(h)).toEqual([]);
 
-    h.t.db.exec('DROP TRIGGER refuse_alerts');
-    await h.t.postTwilio('/twilio/siprec-status', form).expect(204);
-    expect(h.t.db.prepare('SELECT count(*) AS n FROM siprec_events').get()).toEqual({ n: 1 });
-    expect(outboxRows(h)).toEqual([{ kind: 'siprec-error', state: 'pending', attempts: 0 }]);
+    expect(await applyEvent(h.t, event, policy)).toBe('stored');
+    expect(await ledgerEvents(h.t)).toEqual([expect.objectContaining({ event: 'siprec-error' })]);
+    expect(await outboxRows(h)).toEqual([{ kind: 'siprec-error', state: 'pending', attempts: 0 }]);
+  });
+
+  it('answers 503 so that Twilio retries when the write that would store the event and its alert fails', async () => {
+    await h.close();
+    h = await startAlertHarness({ backend, writeTimeoutMs: FAST_FAILING_WRITES_MS[backend] });
+    const callSid = await h.answeredCall();
+    const release = await h.t.holdWrites();
+    try {
+      await h.t.postTwilio('/twilio/siprec-status', buildStatusCallback({ CallSid: callSid, SiprecName: 'gridspace', SiprecEvent: 'siprec-error' })).expect(503);
+    } finally {
+      await release();
+    }
+    expect(await ledgerEvents(h.t)).toEqual([]);
+    expect(await outboxRows(h)).toEqual([]);
   });
 });
 
-describe('delivery to a failing receiver', () => {
+describeEachBackend('delivery to a failing receiver', (backend) => {
   let h: AlertHarness;
   afterEach(async () => h.close());
 
   it('retries with exponential backoff and delivers exactly once when the receiver fails twice, then succeeds', async () => {
-    h = await startAlertHarness();
+    h = await startAlertHarness({ backend });
     h.receiver.failNext(500, 500);
     await h.postError(await h.answeredCall(), 'gridspace');
 
@@ -121,7 +148,7 @@ describe('delivery to a failing receiver', () => {
   });
 
   it('gives up after the last attempt, with a logged warning and the gave_up state', async () => {
-    h = await startAlertHarness();
+    h = await startAlertHarness({ backend });
     h.receiver.answerAlways(503);
     await h.postError(await h.answeredCall(), 'gridspace');
     for (let i = 0; i < 12; i++) {
@@ -135,7 +162,7 @@ describe('delivery to a failing receiver', () => {
   });
 
   it('abandons an attempt the receiver never answers, after the timeout', async () => {
-    h = await startAlertHarness({ dispatcher: { timeoutMs: 200 } });
+    h = await startAlertHarness({ backend, dispatcher: { timeoutMs: 200 } });
     h.receiver.failNext(0);
     await h.postError(await h.answeredCall(), 'gridspace');
     await h.dispatch();
@@ -146,9 +173,9 @@ describe('delivery to a failing receiver', () => {
   });
 });
 
-describe('error-burst alerts', () => {
+describeEachBackend('error-burst alerts', (backend) => {
   let h: AlertHarness;
-  beforeEach(async () => (h = await startAlertHarness()));
+  beforeEach(async () => (h = await startAlertHarness({ backend })));
   afterEach(async () => h.close());
 
   const errorsOn = async (n: number, name: string) => {
@@ -189,9 +216,9 @@ describe('error-burst alerts', () => {
   });
 });
 
-describe('without ALERT_WEBHOOK_URL', () => {
+describeEachBackend('without ALERT_WEBHOOK_URL', (backend) => {
   let h: AlertHarness;
-  beforeEach(async () => (h = await startAlertHarness({ webhook: false })));
+  beforeEach(async () => (h = await startAlertHarness({ backend, webhook: false })));
   afterEach(async () => h.close());
 
   it('records the alerts as not_configured for the status page and sends nothing', async () => {
@@ -206,9 +233,9 @@ describe('without ALERT_WEBHOOK_URL', () => {
   });
 });
 
-describe('GET /api/alerts', () => {
+describeEachBackend('GET /api/alerts', (backend) => {
   let h: AlertHarness;
-  beforeEach(async () => (h = await startAlertHarness()));
+  beforeEach(async () => (h = await startAlertHarness({ backend })));
   afterEach(async () => h.close());
 
   it('lists the newest first, up to limit, with the delivery settings', async () => {
