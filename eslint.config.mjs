@@ -1,5 +1,6 @@
 // @ts-check
 import js from '@eslint/js';
+import { defineConfig } from 'eslint/config';
 import tseslint from 'typescript-eslint';
 
 // Node's CommonJS globals, declared here rather than through the `globals` package: the plain JS
@@ -13,7 +14,7 @@ const nodeCommonJsGlobals = {
   Buffer: 'readonly',
 };
 
-export default tseslint.config(
+export default defineConfig(
   {
     // Build output and the bench's results are not sources. public/ is the status page's browser
     // code, served as is: it is checked in a real browser by test/browser, not here.
