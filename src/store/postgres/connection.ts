@@ -9,9 +9,8 @@ type NoCustomTypes = Record<string, never>;
 export type Sql = postgres.Sql<NoCustomTypes>;
 export type Tx = postgres.TransactionSql<NoCustomTypes>;
 
-/** The transaction shapes the ledger uses (postgres.js `begin` options). */
+/** The transaction the ledger's writes use (postgres.js `begin` options). */
 export const READ_WRITE = 'read write';
-export const SNAPSHOT = 'isolation level repeatable read read only';
 
 /** What postgres.js passes a socket factory: the URL's hosts and ports, in order. */
 interface HostList {

@@ -2,7 +2,7 @@ import type { OpenStoreOptions, StorageConfig } from '..';
 import type { PurgeResult, Store } from '../store';
 import { toSessionView, type CallRow, type SessionRow } from '../rows';
 import { connectAtBoot } from './boot';
-import { createPool, deadlined, SNAPSHOT, type Tx } from './connection';
+import { createPool, deadlined, type Sql, type Tx } from './connection';
 import { listSessions } from './listing';
 import { createPostgresOutbox, heldAlertsOver } from './outbox';
 import { purgeOlderThan } from './purge';
@@ -30,8 +30,8 @@ export const serverTimeoutMs = (deadlineMs: number) => Math.max(50, Math.round(d
 /**
  * The ledger on PostgreSQL. Boots as connectAtBoot says (migrations applied under an advisory lock),
  * then every operation runs against a pool with a deadline (connection.ts): writes in READ COMMITTED
- * transactions that lock the call's row first (writes.ts), reads that need one snapshot in
- * REPEATABLE READ READ ONLY.
+ * transactions that lock the call's row first (writes.ts); reads as single statements, each one
+ * snapshot (a multi-statement read would need REPEATABLE READ and two more round trips).
  */
 export async function openPostgresStore(storage: PostgresStorage, options: OpenStoreOptions): Promise<Store> {
   const ms = options.writeTimeoutMs ?? DEFAULT_WRITE_TIMEOUT_MS;
@@ -55,7 +55,8 @@ export async function openPostgresStore(storage: PostgresStorage, options: OpenS
   fold?.unref();
 
   const write = <T>(what: string, deadlineMs: number, fn: (tx: Tx) => Promise<T>) => db.tx(what, deadlineMs, fn);
-  const snapshot = <T>(what: string, fn: (tx: Tx) => Promise<T>) => db.tx(what, ms, fn, SNAPSHOT);
+  // Reads that need one snapshot are one statement each (views.ts, listing.ts, stats.ts): no BEGIN and COMMIT round trips.
+  const read = <T>(what: string, fn: (sql: Sql) => Promise<T>) => db.run(what, ms, fn);
 
   return {
     recordRequested: (call, sessions) => write('recording the call', ms, (tx) => recordRequested(tx, call, sessions)),
@@ -65,21 +66,21 @@ export async function openPostgresStore(storage: PostgresStorage, options: OpenS
     recordStarted: (call, session, at) => write('recording the started session', ms, (tx) => recordStarted(tx, call, session, at)),
     markStopRequested: (call, names, at) => write('recording the stop request', ms, (tx) => markStopRequested(tx, call, names, at)),
 
-    getCall: (callSid) => snapshot('reading the call', (tx) => getCall(tx, callSid)),
+    getCall: (callSid) => read('reading the call', (sql) => getCall(sql, callSid)),
     routeOf: async (callSid) => {
-      const rows = await db.run("reading the call's route", ms, (sql) => sql<Array<Pick<CallRow, 'route_key'>>>`SELECT route_key FROM calls WHERE call_sid = ${callSid}`);
+      const rows = await read("reading the call's route", (sql) => sql<Array<Pick<CallRow, 'route_key'>>>`SELECT route_key FROM calls WHERE call_sid = ${callSid}`);
       return rows[0]?.route_key ?? null;
     },
     openSessions: async (callSid) => {
-      const rows = await db.run('reading open sessions', ms, (sql) => sql<SessionRow[]>`SELECT * FROM siprec_sessions
+      const rows = await read('reading open sessions', (sql) => sql<SessionRow[]>`SELECT * FROM siprec_sessions
         WHERE call_sid = ${callSid} AND state IN ('requested', 'active') AND stop_requested_at IS NULL ORDER BY id`);
       return rows.map(toSessionView);
     },
-    listSessions: (query) => snapshot('listing sessions', (tx) => listSessions(tx, query)),
-    connectorSummary: (now) => snapshot('summarising connectors', (tx) => connectorSummary(tx, now)),
-    stuckRequested: (before) => snapshot('counting stuck sessions', (tx) => stuckRequested(tx, before)),
-    getStats: (now) => snapshot('computing stats', (tx) => getStats(tx, now)),
-    countSessionsByState: () => db.run('counting sessions', ms, (sql) => countSessionsByState(sql)),
+    listSessions: (query) => read('listing sessions', (sql) => listSessions(sql, query)),
+    connectorSummary: (now) => read('summarising connectors', (sql) => connectorSummary(sql, now)),
+    stuckRequested: (before) => read('counting stuck sessions', (sql) => stuckRequested(sql, before)),
+    getStats: (now) => read('computing stats', (sql) => getStats(sql, now)),
+    countSessionsByState: () => read('counting sessions', (sql) => countSessionsByState(sql)),
 
     alerts: createPostgresOutbox(db, held, ms),
 

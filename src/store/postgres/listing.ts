@@ -2,8 +2,8 @@ import type postgres from 'postgres';
 import { InvalidCursorError, type SessionPage, type SessionQuery } from '../store';
 import { decodeCursor, encodeCursor, toSessionListItem, type SessionRow } from '../rows';
 import { likePrefix } from '../sqlite/session-listing';
-import type { Sql, Tx } from './connection';
-import { sumOfStateCounts } from './stats';
+import type { Sql } from './connection';
+import { stateCountsSum } from './stats';
 
 type Fragment = postgres.PendingQuery<postgres.Row[]>;
 
@@ -13,7 +13,7 @@ type Fragment = postgres.PendingQuery<postgres.Row[]>;
  * text_pattern_ops, the number by calls' From and To indexes, the time range by the created_at
  * indexes the listing walks anyway.
  */
-const FILTERS: Array<[keyof SessionQuery, (sql: Sql | Tx, q: SessionQuery) => Fragment]> = [
+const FILTERS: Array<[keyof SessionQuery, (sql: Sql, q: SessionQuery) => Fragment]> = [
   ['state', (sql, q) => sql`s.state = ${q.state!}`],
   ['callSid', (sql, q) => sql`s.call_sid = ${q.callSid!}`],
   ['connectorName', (sql, q) => sql`s.connector_name = ${q.connectorName!}`],
@@ -28,35 +28,46 @@ const FILTERS: Array<[keyof SessionQuery, (sql: Sql | Tx, q: SessionQuery) => Fr
   ['until', (sql, q) => sql`s.created_at < ${q.until!}`],
 ];
 
-const and = (sql: Sql | Tx, parts: Fragment[]): Fragment =>
+const and = (sql: Sql, parts: Fragment[]): Fragment =>
   parts.length === 0 ? sql`TRUE` : parts.slice(1).reduce((acc, p) => sql`${acc} AND ${p}`, parts[0]!);
 
+type ListRow = SessionRow & { from_number: string | null; to_number: string | null };
+
 /**
- * GET /api/sessions: a keyset page, newest first, and (when asked) how many sessions match in all,
- * in one REPEATABLE READ snapshot so that the page and its total agree. The caller opens it.
+ * GET /api/sessions: a keyset page, newest first, and (when asked) how many sessions match in all.
+ * One statement either way, so the page and its total come from one snapshot, in one round trip.
  */
-export async function listSessions(tx: Tx, q: SessionQuery): Promise<SessionPage> {
+export async function listSessions(sql: Sql, q: SessionQuery): Promise<SessionPage> {
   const on = FILTERS.filter(([key]) => q[key] !== undefined);
-  const where = on.map(([, f]) => f(tx, q));
-  let total: number | undefined;
-  if (q.withTotal) {
-    // The trigger-kept counters (migrations/postgres/005): no filter, or the state alone, costs nothing.
-    if (on.length === 0) total = await sumOfStateCounts(tx);
-    else if (on.length === 1 && on[0]![0] === 'state') total = await sumOfStateCounts(tx, q.state);
-    else total = (await tx<Array<{ n: number }>>`SELECT count(*) AS n FROM siprec_sessions s WHERE ${and(tx, where)}`)[0]!.n;
-  }
+  const where = on.map(([, f]) => f(sql, q));
   const paged = [...where];
   if (q.cursor !== undefined) {
     const c = decodeCursor(q.cursor);
     if (!c) throw new InvalidCursorError();
-    paged.push(tx`(s.created_at, s.id) < (${c.createdAt}::bigint, ${c.id}::bigint)`);
+    paged.push(sql`(s.created_at, s.id) < (${c.createdAt}::bigint, ${c.id}::bigint)`);
   }
-  const rows = await tx<Array<SessionRow & { from_number: string | null; to_number: string | null }>>`SELECT s.*, c.from_number, c.to_number
-    FROM siprec_sessions s JOIN calls c ON c.call_sid = s.call_sid
-    WHERE ${and(tx, paged)} ORDER BY s.created_at DESC, s.id DESC LIMIT ${q.limit + 1}`;
-  const page = rows.slice(0, q.limit);
-  const last = page.at(-1);
-  const result: SessionPage = { sessions: page.map(toSessionListItem), nextCursor: rows.length > q.limit && last ? encodeCursor(last) : null };
+  const page = sql`SELECT s.*, c.from_number, c.to_number FROM siprec_sessions s JOIN calls c ON c.call_sid = s.call_sid
+    WHERE ${and(sql, paged)} ORDER BY s.created_at DESC, s.id DESC LIMIT ${q.limit + 1}`;
+  let rows: ListRow[];
+  let total: number | undefined;
+  if (!q.withTotal) {
+    rows = await sql<ListRow[]>`${page}`;
+  } else {
+    // The trigger-kept counters (migrations/postgres/005): no filter, or the state alone, costs nothing.
+    const counted =
+      on.length === 0
+        ? stateCountsSum(sql)
+        : on.length === 1 && on[0]![0] === 'state'
+          ? stateCountsSum(sql, q.state)
+          : sql`(SELECT count(*) FROM siprec_sessions s WHERE ${and(sql, where)})`;
+    const [row] = await sql<Array<{ total: number; rows: ListRow[] | null }>>`SELECT ${counted} AS total,
+      (SELECT json_agg(p ORDER BY p.created_at DESC, p.id DESC) FROM (${page}) p) AS rows`;
+    rows = row?.rows ?? [];
+    total = Number(row?.total ?? 0);
+  }
+  const shown = rows.slice(0, q.limit);
+  const last = shown.at(-1);
+  const result: SessionPage = { sessions: shown.map(toSessionListItem), nextCursor: rows.length > q.limit && last ? encodeCursor(last) : null };
   if (total !== undefined) result.total = total;
   return result;
 }
