@@ -5,11 +5,12 @@
  * (bench/pg-failover-probe.ts). Results: bench/results/pg-clients.{json,md}.
  */
 import { execFile } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import postgres from 'postgres';
 import { z } from 'zod';
 import { startPgCluster, type PgCluster } from '../src/dev/pg-cluster';
+import { analyzeProfile, formatProfile, type ProfileSummary } from './cpuprofile';
 import { CLIENT_KINDS, type ClientKind, type WorkerResult, type WorkerSpec } from './pg-client-worker';
 import { onAbort } from './cleanup';
 import { CLIENTS_SCHEMA, SEED_SESSIONS } from './pg-clients-schema';
@@ -32,6 +33,8 @@ const envSchema = z.object({
   /** The most transactions one run may make (its count bound; the time bound is BENCH_CLIENTS_SECONDS). */
   BENCH_CLIENTS_MAX_TX: z.coerce.number().int().min(100).max(200_000).default(20_000),
   BENCH_CLIENTS_FAILOVER: z.enum(['0', '1']).default('1'),
+  /** After the measured runs, one run per client at 16 in flight under --cpu-prof (0: none). */
+  BENCH_CLIENTS_PROFILE_SECONDS: z.coerce.number().min(0).max(60).default(4),
   /** The longest wait, before each run, for the rest of the machine to use under 25 % of a core. */
   BENCH_CLIENTS_QUIET_SECONDS: z.coerce.number().min(0).max(600).default(20),
 });
@@ -67,6 +70,8 @@ export interface ClientBenchReport {
   /** Every committed transaction (warm-ups included) found in the database afterwards. */
   verified: { acknowledged: number; stored: number };
   failover?: ProbeResult[];
+  /** Where each client's CPU goes (one profiled run per client; the profiler's own cost included). */
+  profiles?: Array<{ client: ClientKind; clientCpuUsPerTx: number; summary: ProfileSummary }>;
   totalSeconds: number;
 }
 
@@ -77,10 +82,10 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
 }
 
-function runWorker(spec: WorkerSpec): Promise<WorkerResult> {
+function runWorker(spec: WorkerSpec, nodeArgs: string[] = []): Promise<WorkerResult> {
   const timeout = (spec.seconds + spec.warmupSeconds + 60) * 1000;
   return new Promise((resolve, reject) => {
-    const child = execFile(process.execPath, [WORKER, JSON.stringify(spec)], { timeout, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+    const child = execFile(process.execPath, [...nodeArgs, WORKER, JSON.stringify(spec)], { timeout, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
       forget();
       if (err) return reject(new Error(`${spec.client} c=${spec.concurrency}: ${err.message}\n${stderr.slice(-2000)}`));
       resolve(JSON.parse(stdout.trim().split('\n').pop()!) as WorkerResult);
@@ -147,7 +152,8 @@ export async function runClientBench(log: Log): Promise<ClientBenchReport> {
   try {
     const postgresVersion = cluster.psql('SHOW server_version');
     log(`PostgreSQL ${postgresVersion} on 127.0.0.1:${cluster.port} (fsync on, synchronous_commit on); ${runs} runs`);
-    const url = await prepareDatabase(cluster, runs * opts.BENCH_CLIENTS_MAX_TX, log);
+    const profiled = opts.BENCH_CLIENTS_PROFILE_SECONDS > 0 ? CLIENT_KINDS.length : 0;
+    const url = await prepareDatabase(cluster, (runs + profiled) * opts.BENCH_CLIENTS_MAX_TX, log);
     const postmaster = postmasterPid(cluster.dataDir);
     const results = new Map<string, WorkerResult[]>();
     let acknowledged = 0;
@@ -179,10 +185,25 @@ export async function runClientBench(log: Log): Promise<ClientBenchReport> {
         }
       }
     }
+    const profiles: NonNullable<ClientBenchReport['profiles']> = [];
+    for (const client of opts.BENCH_CLIENTS_PROFILE_SECONDS > 0 ? CLIENT_KINDS : []) {
+      const file = path.join(RESULTS_DIR, `pg-client-${client}.cpuprofile`);
+      rmSync(file, { force: true });
+      mkdirSync(RESULTS_DIR, { recursive: true });
+      const r = await runWorker(
+        { client, url, concurrency: 16, postmaster, first, budget: opts.BENCH_CLIENTS_MAX_TX, pool: opts.BENCH_CLIENTS_POOL, warmupSeconds: 1, seconds: opts.BENCH_CLIENTS_PROFILE_SECONDS },
+        ['--cpu-prof', '--cpu-prof-dir', RESULTS_DIR, '--cpu-prof-name', path.basename(file)],
+      );
+      first += opts.BENCH_CLIENTS_MAX_TX;
+      acknowledged += r.committed + r.warmCommitted;
+      const summary = analyzeProfile(file, path.resolve(__dirname, '..', '..'), 8);
+      profiles.push({ client, clientCpuUsPerTx: r.clientCpuMicros / r.committed, summary });
+      log(`[profile] ${client} c=16: ${(r.clientCpuMicros / r.committed).toFixed(0)} µs/tx under the profiler\n${formatProfile(summary)}`);
+    }
     const stored = Number(cluster.psql("SELECT count(*) FROM siprec_events WHERE event = 'siprec-stopped'", 'clients'));
     const cells = CLIENT_KINDS.flatMap((client) => opts.BENCH_CLIENTS_CONCURRENCY.map((c) => summarize(client, c, results.get(`${client}\u0000${c}`)!)));
     const failover = opts.BENCH_CLIENTS_FAILOVER === '1' ? await probeFailover(log) : undefined;
-    return { machine: machineInfo(), options: opts, postgresVersion, cells, verified: { acknowledged, stored }, failover, totalSeconds: (Date.now() - started) / 1000 };
+    return { machine: machineInfo(), options: opts, postgresVersion, cells, verified: { acknowledged, stored }, failover, profiles, totalSeconds: (Date.now() - started) / 1000 };
   } finally {
     cluster.destroy();
     forget();
@@ -221,6 +242,11 @@ export function clientsMarkdown(r: ClientBenchReport): string {
   if (r.failover) {
     out.push('', '**Failover support** (a primary and a streaming standby from src/dev/pg-cluster.ts, both on 127.0.0.1)', '', '| client | case | outcome |', '| --- | --- | --- |');
     for (const p of r.failover) out.push(`| ${p.client} | ${p.case} | ${p.outcome.replace(/\|/g, '\\|')} |`);
+  }
+  for (const p of r.profiles ?? []) {
+    const s = p.summary;
+    out.push('', `**Profile of ${p.client}** at 16 in flight (${int(p.clientCpuUsPerTx)} µs client CPU per transaction under the profiler; ${f1(s.idlePct)} % idle, GC ${f1(s.gcPct)} % of busy): ` +
+      `by package ${s.byPackage.slice(0, 6).map((x) => `${x.pkg} ${f1(x.pct)} %`).join(', ')}; top self time ${s.topSelf.slice(0, 6).map((x) => `${x.name} (${x.location}) ${f1(x.pct)} %`).join(', ')}.`);
   }
   return `${out.join('\n')}\n`;
 }
