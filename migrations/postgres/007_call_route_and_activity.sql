@@ -14,5 +14,8 @@ UPDATE calls SET last_activity_at = greatest(
   (SELECT max(e.received_at) FROM siprec_events e JOIN siprec_sessions s ON s.id = e.session_id WHERE s.call_sid = calls.call_sid)
 );
 
--- The purge walks calls by last activity, oldest first, keyset on (last_activity_at, call_sid).
-CREATE INDEX calls_last_activity ON calls (last_activity_at, call_sid);
+-- Not indexed, unlike SQLite's calls_last_activity: every callback moves last_activity_at, and with
+-- the column in no index PostgreSQL rewrites the call's row in place (a HOT update) instead of adding
+-- an entry to each of calls' indexes per callback. The purge walks calls by creation instead (a call
+-- idle since a cutoff was created before it; src/store/postgres/purge.ts), on an index never updated.
+CREATE INDEX calls_created ON calls (created_at, call_sid);

@@ -37,17 +37,14 @@ export async function openPostgresStore(storage: PostgresStorage, options: OpenS
   const ms = options.writeTimeoutMs ?? DEFAULT_WRITE_TIMEOUT_MS;
   const mode = options.mode ?? 'server';
   await connectAtBoot(storage.url, mode, options.log);
-  const db = deadlined(
-    storage.url,
-    () =>
-      createPool(storage.url, {
-        max: storage.poolSize,
-        applicationName: `siprec-control ${mode}`,
-        statementTimeoutMs: serverTimeoutMs(ms),
-        connectTimeoutSeconds: Math.max(1, ms / 1000),
-      }),
-    options.log,
-  );
+  const pool = (max: number) =>
+    createPool(storage.url, {
+      max,
+      applicationName: `siprec-control ${mode}`,
+      statementTimeoutMs: serverTimeoutMs(ms),
+      connectTimeoutSeconds: Math.max(1, ms / 1000),
+    });
+  const db = deadlined(storage.url, () => pool(storage.poolSize), options.log);
   const held = await heldAlertsOver(db.sql);
 
   // Folds the stat counters of connections that are gone (stats.ts), so reads sum few rows.
@@ -84,7 +81,7 @@ export async function openPostgresStore(storage: PostgresStorage, options: OpenS
 
     alerts: createPostgresOutbox(db, held, ms),
 
-    purgeOlderThan: (cutoff, batchSize = 500, now = Date.now()): Promise<PurgeResult> => purgeOlderThan(db, ms, cutoff, batchSize, now),
+    purgeOlderThan: (cutoff, batchSize = 500, now = Date.now()): Promise<PurgeResult> => purgeOlderThan(db, () => pool(1), ms, cutoff, batchSize, now),
 
     // A real commit, as every acknowledged write needs: a read-only standby or held locks fail here.
     ping: async () => {

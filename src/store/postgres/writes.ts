@@ -62,13 +62,26 @@ async function createSession(tx: Tx, callSid: string, name: string, siprecSid: s
   return row!;
 }
 
+const insertEvent = (tx: Tx, e: IncomingEvent, sessionId: number) => tx`INSERT INTO siprec_events
+    (session_id, siprec_sid, event, timestamp_raw, occurred_at, received_at, error_code, error_message, payload)
+  VALUES (${sessionId}, ${e.siprecSid}, ${e.event}, ${e.timestampRaw}, ${e.occurredAt}, ${e.receivedAt}, ${e.errorCode}, ${e.errorMessage}, ${JSON.stringify(e.payload)})
+  ON CONFLICT (siprec_sid, event, timestamp_raw) DO NOTHING RETURNING *`;
+
 /** Stores the event unless its (SID, event, Timestamp) is stored already; true when stored. */
 async function storeEvent(tx: Tx, e: IncomingEvent, sessionId: number): Promise<boolean> {
-  const rows = await tx`INSERT INTO siprec_events
-      (session_id, siprec_sid, event, timestamp_raw, occurred_at, received_at, error_code, error_message, payload)
-    VALUES (${sessionId}, ${e.siprecSid}, ${e.event}, ${e.timestampRaw}, ${e.occurredAt}, ${e.receivedAt}, ${e.errorCode}, ${e.errorMessage}, ${JSON.stringify(e.payload)})
-    ON CONFLICT (siprec_sid, event, timestamp_raw) DO NOTHING RETURNING id`;
-  return rows.length > 0;
+  return (await tx`WITH added AS (${insertEvent(tx, e, sessionId)}) SELECT 1 FROM added`).length > 0;
+}
+
+/**
+ * Stores the event and reads back every event of its session, in one round trip; null when the event
+ * was stored already. The SELECT's snapshot predates the INSERT (one statement), hence the UNION; it
+ * misses no other event of the session, as those are written under the same call's row lock.
+ */
+async function storeEventAndRead(tx: Tx, e: IncomingEvent, sessionId: number): Promise<EventRow[] | null> {
+  const rows = await tx<Array<EventRow & { added: boolean }>>`WITH added AS (${insertEvent(tx, e, sessionId)})
+    SELECT *, true AS added FROM added
+    UNION ALL SELECT *, false AS added FROM siprec_events WHERE session_id = ${sessionId} AND EXISTS (SELECT 1 FROM added)`;
+  return rows.some((r) => r.added) ? rows : null;
 }
 
 const factOf = (r: EventRow) => ({
@@ -88,13 +101,15 @@ const DUPLICATE = new Rollback<ApplyResult>('duplicate');
  */
 export async function applyEvent(tx: Tx, e: IncomingEvent, policy?: AlertPolicy): Promise<ApplyResult> {
   await upsertCall(tx, { callSid: e.callSid, accountSid: e.accountSid, from: null, to: null, direction: null, receivedAt: e.receivedAt });
-  const named = await sessionByName(tx, e.callSid, e.siprecName);
+  // The session of that name on the call, and the one holding that SID, in one round trip.
+  const candidates = await tx<SessionRow[]>`SELECT * FROM siprec_sessions
+    WHERE (call_sid = ${e.callSid} AND name = ${e.siprecName}) OR siprec_sid = ${e.siprecSid}`;
+  const named = candidates.find((s) => s.call_sid === e.callSid && s.name === e.siprecName);
   // The SID is Twilio's identity of a session: a name already holding another SID is another
   // session (two started under one name), never merged into it. It is filed under its SID.
   const apart = named !== undefined && named.siprec_sid !== null && named.siprec_sid !== e.siprecSid;
   const stored: ApplyResult = apart ? 'stored-apart' : 'stored';
-  let session =
-    named?.siprec_sid === e.siprecSid ? named : (await tx<SessionRow[]>`SELECT * FROM siprec_sessions WHERE siprec_sid = ${e.siprecSid}`)[0];
+  let session = named?.siprec_sid === e.siprecSid ? named : candidates.find((s) => s.siprec_sid === e.siprecSid);
   if (!session) {
     const name = apart ? e.siprecSid : e.siprecName;
     const unclaimed = apart ? await sessionByName(tx, e.callSid, name) : named;
@@ -112,9 +127,9 @@ export async function applyEvent(tx: Tx, e: IncomingEvent, policy?: AlertPolicy)
       return stored;
     }
   }
-  if (!(await storeEvent(tx, e, session.id))) throw DUPLICATE;
-  const facts = (await tx<EventRow[]>`SELECT * FROM siprec_events WHERE session_id = ${session.id} ORDER BY id`).map(factOf);
-  const d = deriveSession(facts);
+  const events = await storeEventAndRead(tx, e, session.id);
+  if (!events) throw DUPLICATE;
+  const d = deriveSession(events.map(factOf));
   await tx`UPDATE siprec_sessions SET state = ${d.state}, started_at = ${d.startedAt}, stopped_at = ${d.stoppedAt},
     error_code = ${d.errorCode}, error_message = ${d.errorMessage}, updated_at = ${e.receivedAt} WHERE id = ${session.id}`;
   await raiseErrorAlerts(tx, e, session, policy);
