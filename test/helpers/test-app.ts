@@ -61,7 +61,7 @@ export interface TestAppOptions {
  */
 export const FAST_FAILING_WRITES_MS: Record<BackendName, number> = { sqlite: 20, postgres: 400 };
 /** What a write that gave up on held locks says, on each backend (an alert's errorMessage shows it). */
-export const LOCKED_WRITE_ERROR: Record<BackendName, RegExp> = { sqlite: /database is locked/, postgres: /lock timeout|did not answer within/ };
+export const LOCKED_WRITE_ERROR: Record<BackendName, RegExp> = { sqlite: /database is locked/, postgres: /(lock|statement) timeout|did not answer within/ };
 
 /** Nothing listens on the discard port: REST calls fail fast as unreachable and never leave the machine. */
 export const UNREACHABLE_TWILIO = 'http://127.0.0.1:9';
