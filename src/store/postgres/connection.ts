@@ -141,6 +141,9 @@ export class Rollback<T> extends Error {
   }
 }
 
+/** SQLSTATE read_only_sql_transaction: a write on a standby. */
+const READ_ONLY_TRANSACTION = '25006';
+
 export interface Deadlined {
   /** The pool in use now: it is replaced after a deadline the server did not answer within. */
   readonly sql: Sql;
@@ -170,7 +173,7 @@ export function deadlined(url: string, make: () => Sql, log: LedgerLog): Deadlin
 
   const recycle = (stale: Sql) => {
     if (ended || stale !== sql) return;
-    log.warn({ hosts }, 'PostgreSQL did not answer in time: its connections are dropped and opened afresh');
+    log.warn({ hosts }, 'PostgreSQL did not answer in time, or took no writes: its connections are dropped and opened afresh');
     sql = make();
     void destroyPool(stale);
   };
@@ -190,6 +193,9 @@ export function deadlined(url: string, make: () => Sql, log: LedgerLog): Deadlin
       // race() subscribes to the work: its rejection after the deadline is handled, not unhandled.
       return await Promise.race([fn(used, () => timedOut), deadline]);
     } catch (err) {
+      // A host that became a standby under open connections (a failover the other way, a demoted
+      // primary) refuses every write on them: reconnecting lets target_session_attrs find the primary.
+      if ((err as { code?: unknown }).code === READ_ONLY_TRANSACTION) recycle(used);
       const unavailable = storeUnavailable(what, err);
       unavailable.message = scrubPassword(unavailable.message, url);
       throw unavailable;
