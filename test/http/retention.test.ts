@@ -3,68 +3,15 @@ import { parseAge, startRetention } from '../../src/retention';
 import { eventually } from '../helpers/eventually';
 import { startFakeTwilio, type FakeTwilio } from '../../src/dev/fake-twilio';
 import { TEST_ACCOUNT_SID, TEST_AUTH_TOKEN } from '../helpers/env';
-import type { DeliveryState } from '../../src/alerts/types';
 import { describeEachBackend } from '../helpers/backends';
-import { applyEvent, ledgerEvents, ledgerSnapshot, operatorApi } from '../helpers/operator-api';
+import { callsStillThere, ledgerCounts, seedAlerts, seedCalls } from '../helpers/http-ledger-seed';
+import { ledgerEvents, ledgerSnapshot, operatorApi } from '../helpers/operator-api';
 import { createTestApp, type TestApp } from '../helpers/test-app';
-import { buildStatusCallback, buildVoiceForm, newCallSid, newSiprecSid } from '../helpers/twilio-requests';
+import { buildStatusCallback, buildVoiceForm, newSiprecSid } from '../helpers/twilio-requests';
 
 const DAY = 86_400_000;
-/**
- * Writes in flight at once while seeding: the writes of one moment commit together, and none waits
- * for a pooled connection longer than its deadline (PostgreSQL counts that wait in it).
- */
-const SEED_AT_ONCE = 50;
 /** Thousands of calls seeded through the store, two writes each, take longer than jest's 30 s default allows for. */
 const SEEDED_TEST_MS = 180_000;
-
-/**
- * Calls with one stopped session and two events each, received `ageDays` ago: written through the
- * store as Twilio's callbacks for sessions the ledger did not know, with the receipt time given.
- */
-async function seed(t: TestApp, count: number, ageDays: number): Promise<string[]> {
-  const at = Date.now() - ageDays * DAY;
-  const sids = Array.from({ length: count }, () => newCallSid());
-  for (let i = 0; i < count; i += SEED_AT_ONCE) {
-    await Promise.all(
-      sids.slice(i, i + SEED_AT_ONCE).map(async (callSid) => {
-        const siprecSid = newSiprecSid();
-        await applyEvent(t, { callSid, siprecName: 'rec', siprecSid, event: 'siprec-started', timestampRaw: String(at), occurredAt: at, receivedAt: at });
-        await applyEvent(t, { callSid, siprecName: 'rec', siprecSid, event: 'siprec-stopped', timestampRaw: String(at + 1), occurredAt: at + 1, receivedAt: at });
-      }),
-    );
-  }
-  return sids;
-}
-
-/** Outbox alerts in a given delivery state, raised at `at`: held, given their state, then moved to the table. */
-async function seedAlerts(t: TestApp, alerts: Array<{ message: string; at: number; state: DeliveryState }>) {
-  for (const a of alerts) {
-    const initial = a.state === 'not_configured' ? 'not_configured' : 'pending';
-    const alert = { kind: 'siprec-error', dedupeKey: a.message, severity: 'error', message: a.message, callSid: null, sessionName: null, connectorName: null, errorCode: null, errorMessage: null, at: a.at } as const;
-    // The held buffer takes one alert per window: these are raised further apart than that.
-    expect(t.store.alerts.hold(alert, initial)).toBe(true);
-    const id = t.store.alerts.dueHeld(Number.MAX_SAFE_INTEGER).find((h) => h.message === a.message)?.id;
-    if (a.state !== initial) t.store.alerts.updateHeld(id!, { state: a.state, attempts: 1, nextAttemptAt: a.state === 'retrying' ? a.at + 60_000 : null, lastError: a.state === 'delivered' ? null : 'refused', deliveredAt: a.state === 'delivered' ? a.at : null });
-  }
-  expect(await t.store.alerts.flushHeld(Date.now())).toBe(alerts.length);
-}
-
-/** Every seeded call is gone: no call row left without its sessions (getCall finds a bare call too). */
-async function expectGone(t: TestApp, callSids: string[]) {
-  const left: string[] = [];
-  for (let i = 0; i < callSids.length; i += SEED_AT_ONCE) {
-    const found = await Promise.all(callSids.slice(i, i + SEED_AT_ONCE).map(async (sid) => ((await t.store.getCall(sid)) ? [sid] : [])));
-    left.push(...found.flat());
-  }
-  expect(left).toEqual([]);
-}
-
-/** What the ledger holds, counted as the tables would: calls (each with a session here), sessions, events. */
-async function counts(t: TestApp) {
-  const { calls, sessions } = await ledgerSnapshot(t);
-  return { calls: Object.keys(calls).length, sessions: sessions.length, events: (await ledgerEvents(t)).length };
-}
 
 describeEachBackend('retention purge', (backend) => {
   let t: TestApp;
@@ -72,8 +19,8 @@ describeEachBackend('retention purge', (backend) => {
   afterEach(async () => t.close());
 
   it('deletes calls older than the cutoff with their sessions and events, and touches nothing younger', async () => {
-    const old = await seed(t, 1200, 120);
-    const young = await seed(t, 30, 89);
+    const old = await seedCalls(t, 1200, 120);
+    const young = await seedCalls(t, 30, 89);
     const oldAt = (i: number) => Date.now() - 120 * DAY + i * 10 * 60_000;
     await seedAlerts(t, [
       { message: 'old-delivered', at: oldAt(0), state: 'delivered' },
@@ -91,13 +38,13 @@ describeEachBackend('retention purge', (backend) => {
       ['old-retrying', false],
       ['young', false],
     ]);
-    expect(await counts(t)).toEqual({ calls: 30, sessions: 30, events: 60 });
+    expect(await ledgerCounts(t)).toEqual({ calls: 30, sessions: 30, events: 60 });
     expect(Object.keys((await ledgerSnapshot(t)).calls)).toEqual([...young].sort());
-    await expectGone(t, old);
+    expect(await callsStillThere(t, old)).toEqual([]);
   }, SEEDED_TEST_MS);
 
   it('keeps live status callbacks flowing while a large purge runs', async () => {
-    const old = await seed(t, 8_000, 200);
+    const old = await seedCalls(t, 8_000, 200);
     let purgeDoneAt = 0;
     const purge = t.store.purgeOlderThan(Date.now() - 90 * DAY, 500).then((r) => ((purgeDoneAt = Date.now()), r));
     const acked: number[] = [];
@@ -110,8 +57,8 @@ describeEachBackend('retention purge', (backend) => {
     console.log(`purge: ${result.calls} calls in ${result.batches} batches; ${acked.filter((a) => a <= purgeDoneAt).length} of ${callbacks.length} callbacks acknowledged while it ran`);
     expect(result.calls).toBe(8_000);
     expect(acked.filter((a) => a <= purgeDoneAt).length).toBeGreaterThan(0);
-    expect(await counts(t)).toEqual({ calls: callbacks.length, sessions: callbacks.length, events: callbacks.length });
-    await expectGone(t, old);
+    expect(await ledgerCounts(t)).toEqual({ calls: callbacks.length, sessions: callbacks.length, events: callbacks.length });
+    expect(await callsStillThere(t, old)).toEqual([]);
   }, SEEDED_TEST_MS);
 });
 
@@ -175,7 +122,7 @@ describeEachBackend('retention counts from a call’s last activity', (backend) 
   });
 
   it('never deletes an acknowledged callback nor leaves an orphan call while callbacks arrive during a batched purge', async () => {
-    const old = await seed(t, 6_000, 200);
+    const old = await seedCalls(t, 6_000, 200);
     const T0 = now;
     const live: Array<{ callSid: string; siprecSid: string }> = [];
     for (let i = 0; i < 150; i++) {
@@ -206,7 +153,7 @@ describeEachBackend('retention counts from a call’s last activity', (backend) 
     expect(whilePurging).toBeGreaterThan(0);
     expect(result.calls).toBe(6_000);
 
-    await expectGone(t, old);
+    expect(await callsStillThere(t, old)).toEqual([]);
     const { calls, sessions } = await ledgerSnapshot(t);
     expect(Object.values(calls).map((c) => c!.call)).toEqual(
       live
