@@ -3,6 +3,8 @@ import postgres from 'postgres';
 import { deriveSession } from '../../src/domain/sessions';
 import { openPostgresStore } from '../../src/store/postgres';
 import { readPgMigrations } from '../../src/store/postgres/migrate';
+import { foldCounters } from '../../src/store/postgres/stats';
+import type { Tx } from '../../src/store/postgres/connection';
 import type { IncomingEvent, Store } from '../../src/store/store';
 import { callback, newCall, newSession, POLICY, T0 } from '../helpers/store-contract';
 import { describeWithPostgres, freshPgDatabase, type PgDatabase } from '../helpers/pg';
@@ -125,6 +127,48 @@ describeWithPostgres('PostgreSQL store: two instances on one database', () => {
     }
     expect(new Set(claimed).size).toBe(claimed.length);
     expect(claimed.length).toBe(40);
+  });
+});
+
+describeWithPostgres('PostgreSQL store: stat counters kept per connection', () => {
+  let db: PgDatabase;
+  beforeEach(async () => {
+    db = await freshPgDatabase();
+  });
+  afterEach(async () => {
+    await db.drop();
+  });
+
+  it('keeps the same counts once the rows of closed connections are folded into one', async () => {
+    const open = () => openPostgresStore({ kind: 'postgres', url: db.url, poolSize: 4 }, { log: silent, writeTimeoutMs: WRITE_TIMEOUT_MS });
+    const [a, b] = [await open(), await open()];
+    for (let i = 0; i < 30; i += 1) {
+      const call = newCall();
+      await (i % 2 ? a : b).recordRequested(call, [newSession('gridspace')]);
+      await Promise.all([a, b].map((s, n) => s.applyEvent(callback({ callSid: call.callSid, siprecSid: `SR${String(i).padStart(32, '0')}` }, { event: n ? 'siprec-started' : 'siprec-stopped', receivedAt: T0 + n * 1000 }))));
+    }
+    const before = [await a.getStats(T0 + 5000), await a.countSessionsByState()];
+    await b.close();
+    const peek = postgres(db.url, { max: 1, onnotice: () => undefined });
+    try {
+      // Rows written by connections that are no longer there, and those folded into pid 0.
+      const rows = async () =>
+        (await peek<Array<{ dead: string; folded: string }>>`SELECT
+          count(*) FILTER (WHERE pid <> 0 AND pid NOT IN (SELECT pid FROM pg_stat_activity WHERE pid IS NOT NULL)) AS dead,
+          count(*) FILTER (WHERE pid = 0) AS folded
+          FROM (SELECT pid FROM session_state_counts UNION ALL SELECT pid FROM event_minute_counts) c`)[0]!;
+      // B's backends end a moment after its pool has closed.
+      for (let tries = 0; tries < 25 && Number((await rows()).dead) === 0; tries += 1) await new Promise((r) => setTimeout(r, 200));
+      expect(Number((await rows()).dead)).toBeGreaterThan(0);
+      expect(await peek.begin((tx) => foldCounters(tx as unknown as Tx))).toBe(true);
+      expect(await rows()).toMatchObject({ dead: '0' });
+      expect(Number((await rows()).folded)).toBeGreaterThan(0);
+      expect([await a.getStats(T0 + 5000), await a.countSessionsByState()]).toEqual(before);
+      expect(before[1]).toMatchObject({ stopped: 30 });
+    } finally {
+      await peek.end();
+      await a.close();
+    }
   });
 });
 
