@@ -83,6 +83,28 @@ describeWithPostgres('PostgreSQL store: deadlines', () => {
     }
     expect(await store.applyEvent(callback({ callSid: call.callSid }), POLICY)).toBe('stored');
   });
+
+  it('keeps its connections when writes queue for them behind held locks: a server that answers is not hung', async () => {
+    const warned: string[] = [];
+    const log = { warn: (_: object, msg: string) => warned.push(msg), error: () => undefined, info: () => undefined };
+    const small = await openPostgresStore({ kind: 'postgres', url: db.url, poolSize: 2 }, { log, writeTimeoutMs: WRITE_TIMEOUT_MS });
+    try {
+      const release = await (await storeFaults({ kind: 'postgres', url: db.url, poolSize: 1 })).holdWrites();
+      try {
+        const outcomes = await Promise.all(Array.from({ length: 8 }, () => failure(() => small.recordRequested(newCall(), [newSession('gridspace')]))));
+        for (const { err, ms } of outcomes) {
+          expect(err).toBeInstanceOf(StoreUnavailableError);
+          expect(ms).toBeLessThan(WRITE_TIMEOUT_MS + 300);
+        }
+      } finally {
+        await release();
+      }
+      expect(warned).toEqual([]);
+      await small.recordRequested(newCall(), [newSession('gridspace')]);
+    } finally {
+      await small.close();
+    }
+  });
 });
 
 describeWithPostgres('PostgreSQL store: a server that accepts connections and answers nothing', () => {

@@ -163,16 +163,20 @@ export interface Deadlined {
  * The deadlines on a pool. A hung server (the TCP connection accepted, nothing answered) answers no
  * statement_timeout: the client side gives up on its own. The connection that missed its deadline
  * cannot be told apart in postgres.js, and a server that does not answer one query answers none, so
- * the whole pool is dropped (its sockets destroyed, its queued queries failed) and a fresh one takes
- * its place; postgres.js itself reconnects after a restart or a failover.
+ * when nothing on the pool has been answered for a whole deadline, the pool is dropped (its sockets
+ * destroyed, its queued queries failed) and a fresh one takes its place; postgres.js itself
+ * reconnects after a restart or a failover.
  */
 export function deadlined(url: string, make: () => Sql, log: LedgerLog): Deadlined {
   const hosts = databaseHosts(url).join(',');
   let sql = make();
   let ended = false;
+  // When the pool in use last heard anything from the server (a result or an error).
+  let lastAnswerAt = Date.now();
 
   const recycle = (stale: Sql) => {
     if (ended || stale !== sql) return;
+    lastAnswerAt = Date.now();
     log.warn({ hosts }, 'PostgreSQL did not answer in time, or took no writes: its connections are dropped and opened afresh');
     sql = make();
     void destroyPool(stale);
@@ -186,12 +190,20 @@ export function deadlined(url: string, make: () => Sql, log: LedgerLog): Deadlin
       timer = setTimeout(() => {
         timedOut = true;
         reject(new StoreUnavailableError(`${what} failed: PostgreSQL (${hosts}) did not answer within ${ms} ms`));
-        recycle(used);
+        // Only a server silent for a whole deadline costs the pool: a miss while others get answers
+        // is a wait for a connection or a lock, and dropping every connection under load would fail
+        // the work in flight and feed the overload.
+        if (Date.now() - lastAnswerAt >= ms) recycle(used);
       }, ms);
     });
+    const heard = () => {
+      if (used === sql) lastAnswerAt = Date.now();
+    };
+    const work = fn(used, () => timedOut);
+    work.then(heard, heard);
     try {
       // race() subscribes to the work: its rejection after the deadline is handled, not unhandled.
-      return await Promise.race([fn(used, () => timedOut), deadline]);
+      return await Promise.race([work, deadline]);
     } catch (err) {
       // A host that became a standby under open connections (a failover the other way, a demoted
       // primary) refuses every write on them: reconnecting lets target_session_attrs find the primary.
