@@ -46,7 +46,7 @@ export async function startAlertHarness(
   const webhookEnv: Record<string, string> = options.webhook === false ? {} : { ALERT_WEBHOOK_URL: receiver.url, ALERT_WEBHOOK_SECRET: ALERT_SECRET };
   const t = await createTestApp({ env: { ...webhookEnv, ...options.env }, backend: options.backend, writeTimeoutMs: options.writeTimeoutMs, clock: () => clock.now });
   const logs: AlertHarness['logs'] = [];
-  const logger = pino({ level: 'debug' }, { write: (line: string) => void logs.push(JSON.parse(line)) });
+  const logger = pino({ level: 'debug' }, { write: (line: string) => void logs.push(JSON.parse(line) as AlertHarness['logs'][number]) });
   const { webhookUrl, webhookSecret, startTimeoutSeconds } = t.config.alerts;
   const dispatcher = createAlertDispatcher({
     outbox: t.store.alerts,
@@ -82,7 +82,7 @@ export async function startAlertHarness(
       }
     },
     scan: () => scanner.runOnce(),
-    alertsApi: async () => (await request(t.app).get('/api/alerts').set('Authorization', BEARER).expect(200)).body.alerts as AlertView[],
+    alertsApi: async () => ((await request(t.app).get('/api/alerts').set('Authorization', BEARER).expect(200)).body as { alerts: AlertView[] }).alerts,
     answeredCall: async () => {
       const form = buildVoiceForm();
       await t.postTwilio('/twilio/voice', form).expect(200);

@@ -70,7 +70,7 @@ export const UNREACHABLE_TWILIO = 'http://127.0.0.1:9';
 export async function createTestApp(options: TestAppOptions = {}): Promise<TestApp> {
   const dir = tempDir();
   const storage: TestStorage = options.ledgerOf
-    ? { ...options.ledgerOf.storage, remove: async () => undefined }
+    ? { ...options.ledgerOf.storage, remove: () => Promise.resolve() }
     : await testStorage(options.backend ?? 'sqlite', dir);
   const env = testEnv(dir, options.routes ?? DEFAULT_TEST_ROUTES, { TWILIO_API_BASE_URL: options.twilio?.url ?? UNREACHABLE_TWILIO, ...storage.env, ...options.env });
   if (storage.backend === 'postgres') delete env.DATABASE_PATH;

@@ -88,7 +88,7 @@ describeEachBackend('alert delivery: what the receiver answers', (backend) => {
 
     await h.dispatch();
     expect(await onlyAlert()).toMatchObject({ state: 'delivered', attempts: 1, lastError: null });
-    expect(h.logs.filter((l) => /no answer/.test(String(l.lastError ?? '')))).toEqual([]);
+    expect(h.logs.filter((l) => /no answer/.test(JSON.stringify(l.lastError ?? '')))).toEqual([]);
     await streaming.waitForCutOff();
     expect(streaming.finished).toBe(false);
 

@@ -238,7 +238,7 @@ describeEachBackend('a dispatcher pass', (backend) => {
     for (let i = 0; i < 3; i++) h.receiver.release(200);
     await dispatcher.settled();
     expect(h.receiver.accepted()).toHaveLength(4);
-    expect(new Set(h.receiver.requests.map((r) => r.json.sessionName + String(r.json.callSid))).size).toBe(4);
+    expect(new Set(h.receiver.requests.map((r) => String(r.json.sessionName) + String(r.json.callSid))).size).toBe(4);
   });
 
   it('does not ask to run again at once when a due alert cannot be claimed: no busy loop on a failing ledger', async () => {

@@ -25,7 +25,7 @@ function get(port: number, path: string, from: string, headers: Record<string, s
         resolve({
           status: res.statusCode ?? 0,
           body,
-          retryAfter: res.headers['retry-after'] as string | undefined,
+          retryAfter: res.headers['retry-after'],
           challenge: res.headers['www-authenticate'],
         }),
       );
