@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { SourceMap } from 'node:module';
+import { SourceMap, type SourceMapPayload } from 'node:module';
 import path from 'node:path';
 
 /**
@@ -76,9 +76,9 @@ const sourceMaps = new Map<string, SourceMap | null>();
 function original(file: string, line: number, column: number): string | undefined {
   if (!sourceMaps.has(file)) {
     const map = `${file}.map`;
-    sourceMaps.set(file, existsSync(map) ? new SourceMap(JSON.parse(readFileSync(map, 'utf8'))) : null);
+    sourceMaps.set(file, existsSync(map) ? new SourceMap(JSON.parse(readFileSync(map, 'utf8')) as SourceMapPayload) : null);
   }
-  const entry = sourceMaps.get(file)?.findEntry(line, column) as { originalSource?: string; originalLine?: number } | undefined;
+  const entry: { originalSource?: string; originalLine?: number } | undefined = sourceMaps.get(file)?.findEntry(line, column);
   if (!entry?.originalSource || entry.originalLine === undefined) return undefined;
   return `${path.resolve(path.dirname(file), entry.originalSource)}:${entry.originalLine + 1}`;
 }

@@ -83,7 +83,7 @@ export async function runLoad(spec: LoadSpec): Promise<RunSample> {
             timeout: 10,
             ...(rate ? { overallRate: rate } : {}),
           };
-          const instance = autocannon(options, (err: unknown, res: autocannon.Result) => (err ? reject(err) : resolve(res)));
+          const instance = autocannon(options, (err: unknown, res: autocannon.Result) => (err ? reject(err instanceof Error ? err : new Error(JSON.stringify(err))) : resolve(res)));
           instance.on('response', onResponse);
         }),
     ),
@@ -147,7 +147,10 @@ export function summarize(samples: RunSample[]): Summary {
   const total = samples.reduce((s, x) => s + x.responses, 0);
   const all = new Float64Array(total);
   let at = 0;
-  for (const s of samples) (all.set(s.latencies, at), (at += s.latencies.length));
+  for (const s of samples) {
+    all.set(s.latencies, at);
+    at += s.latencies.length;
+  }
   all.sort();
   const sum = (f: (s: RunSample) => number) => samples.reduce((acc, s) => acc + f(s), 0);
   const wall = sum((s) => s.seconds);

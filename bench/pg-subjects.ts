@@ -68,10 +68,10 @@ export const twoPg = (pg: PgBench, scenario: string): SubjectSpec => ({
     const databaseUrl = pg.freshDatabase(`${scenario}_x2`);
     const started = await Promise.allSettled([startSiprec({ dir, databaseUrl, kind }), startSiprec({ dir, databaseUrl, kind })]);
     const up = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
-    const failed = started.find((s) => s.status === 'rejected');
+    const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     if (failed) {
       for (const h of up) await h.stop();
-      throw (failed as PromiseRejectedResult).reason;
+      throw failed.reason;
     }
     return group(kind, up, pg.postmaster);
   },

@@ -92,10 +92,10 @@ async function main(): Promise<void> {
   const pg = opts.store === 'postgres' ? await startPgBench(log) : undefined;
   let pgSeed: PgSeedResult | undefined;
   // SQLite always; with --store postgres, one and two instances on PostgreSQL beside it.
-  const subjectsFor = (id: ScenarioId) => async () => [sqliteSubject(fresh), ...(pg ? [onePg(pg, id), twoPg(pg, id)] : [])];
+  const subjectsFor = (id: ScenarioId) => () => Promise.resolve([sqliteSubject(fresh), ...(pg ? [onePg(pg, id), twoPg(pg, id)] : [])]);
   const scenarioRun = async (id: ScenarioId) => {
-    if (id === 'voice') record(id, await withServers(id, subjectsFor(id), async () => ({ plan: voicePlan() }), opts));
-    if (id === 'status') record(id, await withServers(id, subjectsFor(id), async () => ({ plan: statusPlan() }), opts));
+    if (id === 'voice') record(id, await withServers(id, subjectsFor(id), () => Promise.resolve({ plan: voicePlan() }), opts));
+    if (id === 'status') record(id, await withServers(id, subjectsFor(id), () => Promise.resolve({ plan: statusPlan() }), opts));
     if (id === 'duplicate') {
       const form = duplicateForm();
       record(
