@@ -3,6 +3,7 @@
  * engine (test/helpers/dockerfile.ts says how each instruction is emulated). The steps are read
  * from the Dockerfile, never repeated here, so a step that stops working fails this test.
  */
+import { devOnlyDependencies } from '../helpers/dev-dependencies';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -15,7 +16,7 @@ import { ROOT } from '../helpers/server-process';
 const stages = parseDockerfile(readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8'));
 const ignored = dockerignore(readFileSync(path.join(ROOT, '.dockerignore'), 'utf8'));
 const runtime = stages.at(-1)!;
-const DEV_DEPENDENCIES = Object.keys((JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { devDependencies: object }).devDependencies);
+const DEV_DEPENDENCIES = devOnlyDependencies();
 
 describe('the emulator reads Dockerfiles as Docker does', () => {
   it('joins continuation lines and drops comments, also inside a continuation', () => {

@@ -3,6 +3,7 @@
  * dependencies, drop them with npm prune --omit=dev, then npm start, the bin, npx and npm link, with
  * nothing but production dependencies installed.
  */
+import { devOnlyDependencies } from '../helpers/dev-dependencies';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -11,7 +12,7 @@ import { tempDir, testEnv, type TempDir } from '../helpers/env';
 import { ROOT } from '../helpers/server-process';
 
 const VERSION = (JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
-const DEV_DEPENDENCIES = Object.keys((JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { devDependencies: object }).devDependencies);
+const DEV_DEPENDENCIES = devOnlyDependencies();
 
 describe('the production path: npm ci, npm run build, npm prune --omit=dev, npm start', () => {
   let copy: string;
