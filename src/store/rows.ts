@@ -1,7 +1,7 @@
 /** Row shapes both backends return (integer ms times, JSON as text) and their API views. */
 import { isTimestampSkewed } from '../domain/sessions';
 import type { Alert, AlertKind, AlertSeverity, DeliveryState } from '../alerts/types';
-import type { CallView, EventView, SessionListItem, SessionState, SessionView } from './store';
+import type { Stats, CallView, EventView, SessionListItem, SessionState, SessionView } from './store';
 
 export interface CallRow {
   call_sid: string;
@@ -125,4 +125,23 @@ export const toAlert = (r: AlertRow): Alert => ({
   nextAttemptAt: r.state === 'pending' || r.state === 'retrying' ? r.next_attempt_at : null,
   lastError: r.last_error,
   deliveredAt: r.delivered_at,
+});
+
+/** A siprec-error event with its session, as both backends read it for Stats.latestErrors. */
+export interface LatestErrorRow {
+  call_sid: string;
+  name: string;
+  connector_name: string | null;
+  error_code: string | null;
+  error_message: string | null;
+  received_at: number;
+}
+
+export const toLatestError = (r: LatestErrorRow): Stats['latestErrors'][number] => ({
+  callSid: r.call_sid,
+  name: r.name,
+  connectorName: r.connector_name,
+  errorCode: r.error_code,
+  errorMessage: r.error_message,
+  at: new Date(r.received_at).toISOString(),
 });

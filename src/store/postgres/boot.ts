@@ -1,6 +1,7 @@
 import type { LedgerLog } from '../sqlite/ledger-file';
 import { scrubPassword } from './connection';
-import { applyPgMigrations, migrationPool, PgSchemaTooNewError } from './migrate';
+import { SchemaTooNewError } from '../migrations';
+import { applyPgMigrations, migrationPool } from './migrate';
 import { databaseHosts } from './url';
 
 /** How long a server keeps trying to reach the database at boot (a database starting beside it). */
@@ -40,7 +41,7 @@ export async function connectAtBoot(url: string, mode: 'server' | 'cli', log: Le
       await applyPgMigrations(sql);
       return;
     } catch (err) {
-      if (err instanceof PgSchemaTooNewError) throw err;
+      if (err instanceof SchemaTooNewError) throw err;
       const reason = scrubPassword((err as Error).message, url);
       const elapsed = Date.now() - started;
       if (!transient(err)) throw new Error(`PostgreSQL at ${hosts} refused the ledger: ${reason}`, { cause: err });

@@ -1,6 +1,6 @@
-import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { LedgerLog } from '../sqlite/ledger-file';
+import { readMigrations, SchemaTooNewError, type Migration } from '../migrations';
 import { createPool, scrubPassword, type Sql } from './connection';
 import { databaseHosts } from './url';
 
@@ -9,30 +9,9 @@ export const PG_MIGRATIONS_DIR = path.join(__dirname, '..', '..', '..', 'migrati
 /** One advisory lock key for "migrating this database": instances booting together take turns. */
 const MIGRATION_LOCK = 0x5ec_0001;
 
-export interface PgMigration {
-  version: number;
-  name: string;
-  sql: string;
-}
+export type PgMigration = Migration;
 
-export function readPgMigrations(dir = PG_MIGRATIONS_DIR): PgMigration[] {
-  return readdirSync(dir)
-    .flatMap((file) => {
-      const m = /^(\d+)_[\w-]+\.sql$/.exec(file);
-      return m ? [{ version: Number(m[1]), name: file, sql: readFileSync(path.join(dir, file), 'utf8') }] : [];
-    })
-    .sort((a, b) => a.version - b.version);
-}
-
-export class PgSchemaTooNewError extends Error {
-  constructor(dbVersion: number, codeVersion: number) {
-    super(
-      `the database is at schema version ${dbVersion}, newer than this siprec-control knows (${codeVersion}); ` +
-        'run the newer release, or restore a backup taken before the upgrade',
-    );
-    this.name = 'SchemaTooNewError';
-  }
-}
+export const readPgMigrations = (dir = PG_MIGRATIONS_DIR): PgMigration[] => readMigrations(dir);
 
 /**
  * Applies the pending migrations on `sql` (one connection: the advisory lock is the session's),
@@ -48,7 +27,7 @@ export async function applyPgMigrations(sql: Sql, migrations = readPgMigrations(
       version integer PRIMARY KEY, name text NOT NULL, applied_at bigint NOT NULL)`;
     const [row] = await sql<Array<{ v: number | null }>>`SELECT max(version) AS v FROM schema_migrations`;
     const current = row?.v ?? 0;
-    if (current > latest) throw new PgSchemaTooNewError(current, latest);
+    if (current > latest) throw new SchemaTooNewError(current, latest);
     const applied: number[] = [];
     for (const m of migrations) {
       if (m.version <= current) continue;
@@ -76,7 +55,7 @@ export async function migratePostgres(url: string, log: LedgerLog, connectTimeou
     log.info({ hosts: databaseHosts(url), applied }, applied.length ? 'PostgreSQL ledger migrated' : 'PostgreSQL ledger already up to date');
     return applied;
   } catch (err) {
-    if (err instanceof PgSchemaTooNewError) throw err;
+    if (err instanceof SchemaTooNewError) throw err;
     throw new Error(`migrating the PostgreSQL ledger at ${databaseHosts(url).join(',')} failed: ${scrubPassword((err as Error).message, url)}`, {
       cause: err,
     });

@@ -1,5 +1,5 @@
 import { SESSION_STATES, type SessionState, type Stats } from '../store';
-import { iso } from '../rows';
+import { toLatestError, type LatestErrorRow } from '../rows';
 import type { Sql, Tx } from './connection';
 
 const MINUTE = 60_000;
@@ -23,19 +23,11 @@ export async function countSessionsByState(sql: Sql): Promise<Record<SessionStat
   return counts;
 }
 
-type LatestError = {
-  call_sid: string;
-  name: string;
-  connector_name: string | null;
-  error_code: string | null;
-  error_message: string | null;
-  received_at: number;
-};
 
 type StatsRow = {
   minutes: Array<{ event: string; hour: number | null; day: number }> | null;
   states: Array<{ state: SessionState; n: number }> | null;
-  latest: LatestError[] | null;
+  latest: LatestErrorRow[] | null;
 };
 
 /** One statement, so one snapshot and one round trip. */
@@ -61,14 +53,7 @@ export async function getStats(sql: Sql, now: number): Promise<Stats> {
     eventsLastDay: total('day'),
     startedLastHour: of('siprec-started', 'hour'),
     failedLastHour: of('siprec-error', 'hour'),
-    latestErrors: latest.map((r) => ({
-      callSid: r.call_sid,
-      name: r.name,
-      connectorName: r.connector_name,
-      errorCode: r.error_code,
-      errorMessage: r.error_message,
-      at: iso(r.received_at) as string,
-    })),
+    latestErrors: latest.map(toLatestError),
   };
 }
 

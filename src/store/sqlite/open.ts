@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
-import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
+import { readMigrations, SchemaTooNewError } from '../migrations';
 import { identityAt, type OpenedFile } from './file-identity';
 
 export const MIGRATIONS_DIR = path.join(__dirname, '..', '..', '..', 'migrations', 'sqlite');
@@ -17,6 +18,8 @@ export interface OpenOptions {
 }
 
 export type { OpenedFile };
+// Older imports of these from here keep working.
+export { readMigrations, SchemaTooNewError };
 
 const opened = new WeakMap<Database.Database, OpenedFile>();
 
@@ -52,30 +55,6 @@ export function openDatabase(file: string, options: OpenOptions = {}): Database.
   }
 }
 
-interface Migration {
-  version: number;
-  name: string;
-  sql: string;
-}
-
-export function readMigrations(dir: string): Migration[] {
-  return readdirSync(dir)
-    .flatMap((file) => {
-      const m = /^(\d+)_[\w-]+\.sql$/.exec(file);
-      return m ? [{ version: Number(m[1]), name: file, sql: readFileSync(path.join(dir, file), 'utf8') }] : [];
-    })
-    .sort((a, b) => a.version - b.version);
-}
-
-export class SchemaTooNewError extends Error {
-  constructor(dbVersion: number, codeVersion: number) {
-    super(
-      `the database is at schema version ${dbVersion}, newer than this siprec-control knows (${codeVersion}); ` +
-        'run the newer release, or restore a backup taken before the upgrade',
-    );
-    this.name = 'SchemaTooNewError';
-  }
-}
 
 export function migrate(db: Database.Database, dir: string): void {
   db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (

@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import { SESSION_STATES, type SessionState, type Stats } from '../store';
-import { iso } from '../rows';
+import { toLatestError, type LatestErrorRow } from '../rows';
 
 const MINUTE = 60_000;
 
@@ -32,28 +32,14 @@ export function createStatsQueries(db: Database.Database) {
   const getStats = (now: number): Stats => {
     const hour = eventsSince(now - 3_600_000);
     const day = eventsSince(now - 86_400_000);
-    const latest = latestErrors.all() as Array<{
-      call_sid: string;
-      name: string;
-      connector_name: string | null;
-      error_code: string | null;
-      error_message: string | null;
-      received_at: number;
-    }>;
+    const latest = latestErrors.all() as LatestErrorRow[];
     return {
       sessionsByState: countSessionsByState(),
       eventsLastHour: hour.total,
       eventsLastDay: day.total,
       startedLastHour: hour.of('siprec-started'),
       failedLastHour: hour.of('siprec-error'),
-      latestErrors: latest.map((r) => ({
-        callSid: r.call_sid,
-        name: r.name,
-        connectorName: r.connector_name,
-        errorCode: r.error_code,
-        errorMessage: r.error_message,
-        at: iso(r.received_at) as string,
-      })),
+      latestErrors: latest.map(toLatestError),
     };
   };
 
