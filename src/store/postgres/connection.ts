@@ -2,6 +2,7 @@ import net from 'node:net';
 import postgres from 'postgres';
 import type { LedgerLog } from '../sqlite/ledger-file';
 import { StoreUnavailableError, storeUnavailable } from '../store';
+import { pgTls } from './tls';
 import { databaseHosts } from './url';
 
 /** No custom types: int8's parser is replaced (createPool), not added. */
@@ -85,8 +86,10 @@ export function createPool(url: string, o: PoolOptions): Sql {
           idle_in_transaction_session_timeout: String(o.statementTimeoutMs * 2 + 1000),
         }
       : { statement_timeout: '0', lock_timeout: '0' };
-  const sql = postgres(url, {
+  const tls = pgTls(url);
+  const sql = postgres(tls.url, {
     max: o.max,
+    ...(tls.ssl ? { ssl: tls.ssl } : {}),
     socket: sockets.connect,
     onnotice: () => undefined,
     // fetch_types stays on: with it off, postgres.js 3.4.9 never hands out reserve() on a new connection.
