@@ -1,6 +1,6 @@
 import type { StorageConfig } from '../config';
 import { redactDatabaseUrl } from './postgres/url';
-import type { LedgerLog } from './sqlite/ledger-file';
+import type { LedgerLog } from './store';
 import type { Store } from './store';
 
 export type { StorageConfig };

@@ -173,6 +173,16 @@ export interface PurgeResult {
   batches: number;
 }
 
+/** What the ledger tells the operator; pino's logger is one. */
+export interface LedgerLog {
+  error(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  info(obj: object, msg: string): void;
+}
+
+/** `abc` → `abc%` for LIKE (SessionQuery.connectorPrefix), with LIKE's own wildcards taken literally. */
+export const likePrefix = (prefix: string) => `${prefix.replace(/[\\%_]/g, '\\$&')}%`;
+
 export interface Store {
   /** The call and one `requested` session per `<Siprec>`, in one transaction; a repeat changes nothing. */
   recordRequested(call: NewCall, sessions: NewSession[]): Promise<void>;

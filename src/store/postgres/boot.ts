@@ -1,4 +1,4 @@
-import type { LedgerLog } from '../sqlite/ledger-file';
+import type { LedgerLog } from '../store';
 import { scrubPassword } from './connection';
 import { SchemaTooNewError } from '../migrations';
 import { applyPgMigrations, migrationPool } from './migrate';

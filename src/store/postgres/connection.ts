@@ -1,6 +1,6 @@
 import net from 'node:net';
 import postgres from 'postgres';
-import type { LedgerLog } from '../sqlite/ledger-file';
+import type { LedgerLog } from '../store';
 import { StoreUnavailableError, storeUnavailable } from '../store';
 import { pgTls } from './tls';
 import { databaseHosts } from './url';

@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import postgres from 'postgres';
+import { createPool } from './connection';
 
 /**
  * Copies a SQLite ledger into a migrated PostgreSQL one, for moving up to several instances. Every
@@ -35,7 +35,9 @@ const pick = (row: Row, columns: readonly string[]): Row => Object.fromEntries(c
 /** The copy; `url` must be a ledger already migrated to the code's version (openStore does that). */
 export async function copySqliteLedger(file: string, url: string, onProgress: (soFar: CopyReport) => void = () => undefined): Promise<CopyReport> {
   const src = new Database(file, { readonly: true, fileMustExist: true });
-  const sql = postgres(url, { max: 1, onnotice: () => undefined, connection: { application_name: 'siprec-control copy-ledger' } });
+  // The store's own pool: the same TLS (sslrootcert), hosts and types as the server's; no deadline on
+  // a batch, which may be large.
+  const sql = createPool(url, { max: 1, applicationName: 'siprec-control copy-ledger', statementTimeoutMs: 0, connectTimeoutSeconds: 10 });
   try {
     // One read transaction: one snapshot of the file, even if a server still writes to it.
     src.exec('BEGIN');

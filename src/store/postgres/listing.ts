@@ -1,7 +1,6 @@
 import type postgres from 'postgres';
-import { InvalidCursorError, type SessionPage, type SessionQuery } from '../store';
+import { InvalidCursorError, likePrefix, type SessionPage, type SessionQuery } from '../store';
 import { decodeCursor, encodeCursor, toSessionListItem, type SessionRow } from '../rows';
-import { likePrefix } from '../sqlite/session-listing';
 import type { Sql } from './connection';
 import { stateCountsSum } from './stats';
 

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { LedgerLog } from '../sqlite/ledger-file';
+import type { LedgerLog } from '../store';
 import { readMigrations, SchemaTooNewError, type Migration } from '../migrations';
 import { createPool, scrubPassword, type Sql } from './connection';
 import { databaseHosts } from './url';

@@ -3,18 +3,12 @@ import Database from 'better-sqlite3';
 import type { HeldAlerts } from '../../alerts/held';
 import { heldAlertsOver } from './outbox';
 import type { AlertOutbox } from '../../alerts/types';
-import { StoreUnavailableError, type Store } from '../store';
+import { StoreUnavailableError, type LedgerLog, type Store } from '../store';
 import { createSqliteStore } from '.';
 import { identityAt, lossOf } from './file-identity';
 import { openDatabase, openedFile, type OpenedFile } from './open';
 import { writerThread } from './writer-thread';
 
-/** What the ledger tells the operator; pino's logger is one. */
-export interface LedgerLog {
-  error(obj: object, msg: string): void;
-  warn(obj: object, msg: string): void;
-  info(obj: object, msg: string): void;
-}
 
 export interface SqliteLedgerOptions {
   log: LedgerLog;

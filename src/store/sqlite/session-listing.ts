@@ -1,9 +1,7 @@
 import type Database from 'better-sqlite3';
-import { InvalidCursorError, type SessionPage, type SessionQuery } from '../store';
+import { InvalidCursorError, likePrefix, type SessionPage, type SessionQuery } from '../store';
 import { decodeCursor, encodeCursor, toSessionListItem, type SessionRow } from '../rows';
 
-/** `abc` → `abc%` for LIKE, with LIKE's own wildcards in the name taken literally. */
-export const likePrefix = (prefix: string) => `${prefix.replace(/[\\%_]/g, '\\$&')}%`;
 
 type Filter = { sql: string; bind(q: SessionQuery): Record<string, unknown> };
 
